@@ -19,9 +19,9 @@
 #include "buf.h"
 #include "error.h"
 
-#define SL_EXIT_OK      0
-#define SL_EXIT_FAIL    1
-#define SL_EXIT_USAGE   2
+#define SL_EXIT_OK    0
+#define SL_EXIT_FAIL  1
+#define SL_EXIT_USAGE 2
 
 struct sl_verb {
     const char *name;

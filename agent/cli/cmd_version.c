@@ -38,12 +38,12 @@ int sl_cmd_version(int argc, char **argv)
     git_libgit2_version(&major, &minor, &rev);
     snprintf(git2, sizeof(git2), "%d.%d.%d", major, minor, rev);
     if (out == SL_OUT_JSON) {
-        json_t *v = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "version",
-                              SLUICE_VERSION, "commit", SLUICE_GIT_COMMIT, "libraries",
-                              "libgit2", git2, "libcurl", curl_version_info(CURLVERSION_NOW)->version,
-                              "libyaml", yaml_get_version_string(), "libsodium",
-                              sodium_version_string(), "jansson", jansson_version_str(),
-                              "libmicrohttpd", MHD_get_version());
+        json_t *v =
+                json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "version", SLUICE_VERSION,
+                          "commit", SLUICE_GIT_COMMIT, "libraries", "libgit2", git2, "libcurl",
+                          curl_version_info(CURLVERSION_NOW)->version, "libyaml",
+                          yaml_get_version_string(), "libsodium", sodium_version_string(),
+                          "jansson", jansson_version_str(), "libmicrohttpd", MHD_get_version());
         int rc = v == NULL || sl_cli_print_json(v) != 0 ? SL_EXIT_FAIL : SL_EXIT_OK;
         json_decref(v);
         return rc;

@@ -78,8 +78,9 @@ int main(int argc, char **argv)
             break;
         case 'L':
             if (sl_log_parse_level(optarg, &level) != 0) {
-                fprintf(stderr, "sluice: --log-level: \"%s\" is not one of error, warn, "
-                                "notice, info, debug\n",
+                fprintf(stderr,
+                        "sluice: --log-level: \"%s\" is not one of error, warn, "
+                        "notice, info, debug\n",
                         optarg);
                 return SL_EXIT_USAGE;
             }

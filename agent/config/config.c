@@ -51,8 +51,8 @@ static void set_str(char **dst, const char *v)
 static bool want_string(struct cx *c, const struct sl_ynode *v, const char *key, bool allow_empty,
                         char **dst)
 {
-    if (v->type != SL_Y_SCALAR || (v->style == SL_YS_PLAIN && sl_yscalar_is_null(v) &&
-                                   !(allow_empty && v->len == 0))) {
+    if (v->type != SL_Y_SCALAR ||
+        (v->style == SL_YS_PLAIN && sl_yscalar_is_null(v) && !(allow_empty && v->len == 0))) {
         problem(c, v, "%s: expected a string", key);
         return false;
     }
@@ -84,8 +84,8 @@ static bool want_bool(struct cx *c, const struct sl_ynode *v, const char *key, b
     return false;
 }
 
-static bool want_duration(struct cx *c, const struct sl_ynode *v, const char *key,
-                          int64_t min_ms, int64_t *dst)
+static bool want_duration(struct cx *c, const struct sl_ynode *v, const char *key, int64_t min_ms,
+                          int64_t *dst)
 {
     int64_t ms;
 
@@ -114,8 +114,9 @@ static bool want_abs_path(struct cx *c, const struct sl_ynode *v, const char *ke
     if (!want_string(c, v, key, false, &tmp))
         return false;
     if (tmp[0] != '/') {
-        problem(c, v, "%s: \"%s\" must be an absolute path (the daemon does not run in a "
-                      "predictable directory)",
+        problem(c, v,
+                "%s: \"%s\" must be an absolute path (the daemon does not run in a "
+                "predictable directory)",
                 key, tmp);
         free(tmp);
         return false;
@@ -214,10 +215,10 @@ static bool valid_git_url(const char *u)
 
 static void parse_source(struct cx *c, const struct sl_ynode *m, struct sl_source_config *s)
 {
-    static const char *const known[] = {"url",      "timeout",        "tokenFile",
-                                        "username", "passwordFile",   "sshKeyFile",
-                                        "knownHostsFile", "caFile",   "insecure",
-                                        "allowedSigners", NULL};
+    static const char *const known[] = {
+            "url",        "timeout",        "tokenFile", "username", "passwordFile",
+            "sshKeyFile", "knownHostsFile", "caFile",    "insecure", "allowedSigners",
+            NULL};
     if (!want_mapping(c, m, "source"))
         return;
     for (size_t i = 0; i < m->n; i++) {
@@ -261,9 +262,9 @@ static void parse_source(struct cx *c, const struct sl_ynode *m, struct sl_sourc
 
 static void parse_cluster(struct cx *c, const struct sl_ynode *m, struct sl_cluster_config *cl)
 {
-    static const char *const known[] = {"inCluster",      "kubeconfig", "context",
-                                        "fieldManager",   "requestTimeout", "qps",
-                                        "forceConflicts", NULL};
+    static const char *const known[] = {
+            "inCluster",      "kubeconfig", "context",        "fieldManager",
+            "requestTimeout", "qps",        "forceConflicts", NULL};
     if (!want_mapping(c, m, "cluster"))
         return;
     for (size_t i = 0; i < m->n; i++) {
@@ -298,8 +299,8 @@ static void parse_cluster(struct cx *c, const struct sl_ynode *m, struct sl_clus
         problem(c, m, "cluster: inCluster cannot be combined with kubeconfig or context");
 }
 
-static void parse_string_list(struct cx *c, const struct sl_ynode *v, const char *key,
-                              bool paths, char ***out, size_t *nout)
+static void parse_string_list(struct cx *c, const struct sl_ynode *v, const char *key, bool paths,
+                              char ***out, size_t *nout)
 {
     if (v->type != SL_Y_SEQ) {
         problem(c, v, "%s: expected a list", key);
@@ -426,9 +427,9 @@ static void parse_track(struct cx *c, const struct sl_ynode *m, const char *what
 
 static void parse_env(struct cx *c, const struct sl_ynode *m, struct sl_env_config *e)
 {
-    static const char *const known[] = {"name",   "track",         "path",   "namespace",
-                                        "interval", "healthTimeout", "prune", "policy",
-                                        "signatures", "drift",      NULL};
+    static const char *const known[] = {"name",       "track",         "path",  "namespace",
+                                        "interval",   "healthTimeout", "prune", "policy",
+                                        "signatures", "drift",         NULL};
     const struct sl_ynode *nv, *tv, *typev;
     int type = -1;
     char what[128];
@@ -506,8 +507,7 @@ static void parse_env(struct cx *c, const struct sl_ynode *m, struct sl_env_conf
                 free(p);
             }
         } else if (strcmp(k, "namespace") == 0) {
-            if (want_string(c, v, "namespace", false, &e->namespace) &&
-                !is_dns_label(e->namespace))
+            if (want_string(c, v, "namespace", false, &e->namespace) && !is_dns_label(e->namespace))
                 problem(c, v, "%s: namespace \"%s\" is not a valid namespace name", what,
                         e->namespace);
         } else if (strcmp(k, "interval") == 0) {
@@ -579,9 +579,9 @@ static void set_defaults(struct sl_config *cfg)
 int sl_config_parse(struct sl_config **out, const char *data, size_t len, const char *name,
                     struct sl_diags *diags, struct sl_error *err)
 {
-    static const char *const known[] = {"name",     "stateDir",   "source", "cluster",
-                                        "decryption", "policies", "http",   "environments",
-                                        NULL};
+    static const char *const known[] = {"name",    "stateDir",     "source",
+                                        "cluster", "decryption",   "policies",
+                                        "http",    "environments", NULL};
     struct sl_yaml_limits lim = {64, 100000, 1000, 1};
     struct sl_diags local = SL_DIAGS_INIT;
     struct sl_diags *d = diags != NULL ? diags : &local;
@@ -884,27 +884,26 @@ struct json_t *sl_config_to_json(const struct sl_config *cfg)
                           "s:s, s:s, s:s}",
                           "name", e->name, "track", "type", sl_track_type_name(e->track.type),
                           "branch", e->track.branch, "tagPrefix", e->track.tag_prefix, "range",
-                          jstr(e->track.range), "requireRc", e->track.require_rc,
-                          "allowDowngrade", e->track.allow_downgrade, "path", e->path,
-                          "namespace", jstr(e->namespace), "intervalMs",
-                          (json_int_t)e->interval_ms, "healthTimeoutMs",
-                          (json_int_t)e->health_timeout_ms, "prune", e->prune, "policy",
-                          sl_policy_mode_name(e->policy), "signatures",
+                          jstr(e->track.range), "requireRc", e->track.require_rc, "allowDowngrade",
+                          e->track.allow_downgrade, "path", e->path, "namespace",
+                          jstr(e->namespace), "intervalMs", (json_int_t)e->interval_ms,
+                          "healthTimeoutMs", (json_int_t)e->health_timeout_ms, "prune", e->prune,
+                          "policy", sl_policy_mode_name(e->policy), "signatures",
                           sl_sig_mode_name(e->signatures), "drift", sl_drift_mode_name(e->drift)));
     }
-    return json_pack(
-            "{s:s, s:s, s:{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}, "
-            "s:{s:b, s:o, s:o, s:s, s:I, s:f, s:b}, s:{s:o}, s:{s:o}, s:{s:s}, s:o}",
-            "name", cfg->name, "stateDir", cfg->state_dir, "source", "url", s->url, "timeoutMs",
-            (json_int_t)s->timeout_ms, "tokenFile", jstr(s->token_file), "username",
-            jstr(s->username), "passwordFile", jstr(s->password_file), "sshKeyFile",
-            jstr(s->ssh_key_file), "knownHostsFile", jstr(s->known_hosts_file), "caFile",
-            jstr(s->ca_file), "insecure", s->insecure, "allowedSigners",
-            jstr(s->allowed_signers), "cluster", "inCluster", cl->in_cluster, "kubeconfig",
-            jstr(cl->kubeconfig), "context", jstr(cl->context), "fieldManager",
-            cl->field_manager, "requestTimeoutMs", (json_int_t)cl->request_timeout_ms, "qps",
-            cl->qps, "forceConflicts", cl->force_conflicts, "decryption", "identities",
-            jlist(cfg->identities, cfg->nidentities), "policies", "dirs",
-            jlist(cfg->policy_dirs, cfg->npolicy_dirs), "http", "listen", cfg->http.listen,
-            "environments", envs);
+    return json_pack("{s:s, s:s, s:{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}, "
+                     "s:{s:b, s:o, s:o, s:s, s:I, s:f, s:b}, s:{s:o}, s:{s:o}, s:{s:s}, s:o}",
+                     "name", cfg->name, "stateDir", cfg->state_dir, "source", "url", s->url,
+                     "timeoutMs", (json_int_t)s->timeout_ms, "tokenFile", jstr(s->token_file),
+                     "username", jstr(s->username), "passwordFile", jstr(s->password_file),
+                     "sshKeyFile", jstr(s->ssh_key_file), "knownHostsFile",
+                     jstr(s->known_hosts_file), "caFile", jstr(s->ca_file), "insecure", s->insecure,
+                     "allowedSigners", jstr(s->allowed_signers), "cluster", "inCluster",
+                     cl->in_cluster, "kubeconfig", jstr(cl->kubeconfig), "context",
+                     jstr(cl->context), "fieldManager", cl->field_manager, "requestTimeoutMs",
+                     (json_int_t)cl->request_timeout_ms, "qps", cl->qps, "forceConflicts",
+                     cl->force_conflicts, "decryption", "identities",
+                     jlist(cfg->identities, cfg->nidentities), "policies", "dirs",
+                     jlist(cfg->policy_dirs, cfg->npolicy_dirs), "http", "listen", cfg->http.listen,
+                     "environments", envs);
 }

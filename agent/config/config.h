@@ -28,10 +28,10 @@ enum sl_drift_mode { SL_DRIFT_CORRECT, SL_DRIFT_REPORT };
 
 struct sl_track {
     enum sl_track_type type;
-    char *branch;       /* SL_TRACK_BRANCH: branch name (default "main") */
-    char *tag_prefix;   /* tags are <prefix><semver> (default "v") */
-    char *range;        /* optional semver range, NULL when unset */
-    bool require_rc;    /* release: only if an rc tag names the same commit */
+    char *branch;     /* SL_TRACK_BRANCH: branch name (default "main") */
+    char *tag_prefix; /* tags are <prefix><semver> (default "v") */
+    char *range;      /* optional semver range, NULL when unset */
+    bool require_rc;  /* release: only if an rc tag names the same commit */
     bool allow_downgrade;
 };
 

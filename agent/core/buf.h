@@ -25,7 +25,10 @@ struct sl_buf {
 
 extern char sl_buf__empty[1];
 
-#define SL_BUF_INIT(maxbytes) {sl_buf__empty, 0, 0, (maxbytes)}
+#define SL_BUF_INIT(maxbytes)                                                                      \
+    {                                                                                              \
+        sl_buf__empty, 0, 0, (maxbytes)                                                            \
+    }
 
 /* Default cap for buffers without a more specific limit: 64 MiB. */
 #define SL_BUF_DEFAULT_MAX ((size_t)64 << 20)

@@ -18,7 +18,10 @@ struct sl_diags {
     int oom;
 };
 
-#define SL_DIAGS_INIT {NULL, 0, 0, 1000, 0, 0}
+#define SL_DIAGS_INIT                                                                              \
+    {                                                                                              \
+        NULL, 0, 0, 1000, 0, 0                                                                     \
+    }
 
 void sl_diags_add(struct sl_diags *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sl_diags_release(struct sl_diags *d);

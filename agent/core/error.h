@@ -39,7 +39,13 @@ struct sl_error {
     char msg[SL_ERROR_MSG_MAX];
 };
 
-#define SL_ERROR_INIT {SL_OK, {0}}
+#define SL_ERROR_INIT                                                                              \
+    {                                                                                              \
+        SL_OK,                                                                                     \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 
 /*
  * Record an error unless one is already recorded. Always returns -1 so that

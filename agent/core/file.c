@@ -9,8 +9,7 @@
 
 #include "file.h"
 
-int sl_file_read_fd(struct sl_buf *out, int fd, const char *name, size_t max,
-                    struct sl_error *err)
+int sl_file_read_fd(struct sl_buf *out, int fd, const char *name, size_t max, struct sl_error *err)
 {
     struct stat st;
     size_t start = out->len;
@@ -96,8 +95,7 @@ int sl_file_check_private(const char *path, struct sl_error *err)
     return rc;
 }
 
-int sl_file_read_secret(struct sl_secbuf *out, const char *path, size_t max,
-                        struct sl_error *err)
+int sl_file_read_secret(struct sl_secbuf *out, const char *path, size_t max, struct sl_error *err)
 {
     unsigned char chunk[4096];
     int fd, rc = -1;

@@ -21,8 +21,7 @@
 /* Append the contents of a regular file to out; fails if it has more than max bytes. */
 int sl_file_read(struct sl_buf *out, const char *path, size_t max, struct sl_error *err);
 /* Same from an open descriptor (not closed); name is used in messages. */
-int sl_file_read_fd(struct sl_buf *out, int fd, const char *name, size_t max,
-                    struct sl_error *err);
+int sl_file_read_fd(struct sl_buf *out, int fd, const char *name, size_t max, struct sl_error *err);
 
 /*
  * Refuse a key or credential file that others could read: it must be a
@@ -31,8 +30,7 @@ int sl_file_read_fd(struct sl_buf *out, int fd, const char *name, size_t max,
  */
 int sl_file_check_private(const char *path, struct sl_error *err);
 /* sl_file_check_private, then read into secure memory. */
-int sl_file_read_secret(struct sl_secbuf *out, const char *path, size_t max,
-                        struct sl_error *err);
+int sl_file_read_secret(struct sl_secbuf *out, const char *path, size_t max, struct sl_error *err);
 
 /* Atomically replace path with data (mode applies to the new file). */
 int sl_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,

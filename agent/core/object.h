@@ -34,7 +34,10 @@ struct sl_objlist {
     size_t n, cap;
 };
 
-#define SL_OBJLIST_INIT {NULL, 0, 0}
+#define SL_OBJLIST_INIT                                                                            \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Append; takes ownership of json (also on failure). origin_file is copied. */
 int sl_objlist_add(struct sl_objlist *l, json_t *json, const char *origin_file, int origin_line,

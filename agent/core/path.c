@@ -75,8 +75,7 @@ done:
     return rc;
 }
 
-int sl_path_confine(struct sl_buf *out, const char *root, const char *rel,
-                    struct sl_error *err)
+int sl_path_confine(struct sl_buf *out, const char *root, const char *rel, struct sl_error *err)
 {
     struct sl_buf clean = SL_BUF_INIT(SL_PATH_MAX);
     struct sl_buf joined = SL_BUF_INIT(2 * SL_PATH_MAX);

@@ -29,8 +29,7 @@ int sl_path_join(struct sl_buf *out, const char *base, const char *rel, struct s
  * require the result to stay inside root. out receives the absolute real
  * path. Missing files are SL_ENOTFOUND.
  */
-int sl_path_confine(struct sl_buf *out, const char *root, const char *rel,
-                    struct sl_error *err);
+int sl_path_confine(struct sl_buf *out, const char *root, const char *rel, struct sl_error *err);
 
 /* True when path has .. or is absolute (a quick pre-check for config values). */
 int sl_path_is_safe_relative(const char *rel);

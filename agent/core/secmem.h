@@ -21,7 +21,10 @@ struct sl_secbuf {
     size_t max;
 };
 
-#define SL_SECBUF_INIT(maxbytes) {NULL, 0, 0, (maxbytes)}
+#define SL_SECBUF_INIT(maxbytes)                                                                   \
+    {                                                                                              \
+        NULL, 0, 0, (maxbytes)                                                                     \
+    }
 
 void *sl_secure_alloc(size_t size, struct sl_error *err);
 /* Wipes and frees; accepts NULL. */

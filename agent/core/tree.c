@@ -65,8 +65,9 @@ int sl_tree_read(struct sl_tree *t, const char *path, struct sl_buf *out, struct
     if (t->ops->read(t->ctx, clean.ptr, max, out, err) != 0) {
         if (err != NULL && err->code == SL_ETOOLARGE && max < SL_FILE_MAX) {
             sl_error_clear(err);
-            sl_error_set(err, SL_ETOOLARGE, "%s: reading it passes the limit of %zu bytes read "
-                                            "from one tree",
+            sl_error_set(err, SL_ETOOLARGE,
+                         "%s: reading it passes the limit of %zu bytes read "
+                         "from one tree",
                          clean.ptr, t->max_bytes);
         }
         goto done;
@@ -170,8 +171,7 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int dir_list(void *ctx, const char *path, char ***names, size_t *n,
-                    struct sl_error *err)
+static int dir_list(void *ctx, const char *path, char ***names, size_t *n, struct sl_error *err)
 {
     struct sl_buf abs = SL_BUF_INIT(8192);
     DIR *dir = NULL;

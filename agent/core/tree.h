@@ -27,8 +27,7 @@ struct sl_tree_ops {
     int (*stat)(void *ctx, const char *path, enum sl_tree_kind *kind, size_t *size,
                 struct sl_error *err);
     /* Append the file's bytes to out; fail with SL_ETOOLARGE past max. */
-    int (*read)(void *ctx, const char *path, size_t max, struct sl_buf *out,
-                struct sl_error *err);
+    int (*read)(void *ctx, const char *path, size_t max, struct sl_buf *out, struct sl_error *err);
     /* Entry names of a directory, sorted bytewise; caller frees each and the array. */
     int (*list)(void *ctx, const char *path, char ***names, size_t *n, struct sl_error *err);
     void (*free)(void *ctx);

@@ -62,8 +62,8 @@ static int parse_error(struct loader *ld)
         return sl_error_set(ld->err, SL_EPARSE, "%s:%zu:%zu: %s %s", ld->name,
                             p->problem_mark.line + 1, p->problem_mark.column + 1, problem,
                             p->context);
-    return sl_error_set(ld->err, SL_EPARSE, "%s:%zu:%zu: %s", ld->name,
-                        p->problem_mark.line + 1, p->problem_mark.column + 1, problem);
+    return sl_error_set(ld->err, SL_EPARSE, "%s:%zu:%zu: %s", ld->name, p->problem_mark.line + 1,
+                        p->problem_mark.column + 1, problem);
 }
 
 static struct sl_ynode *new_node(struct loader *ld, enum sl_ytype t, const yaml_mark_t *m,
@@ -307,8 +307,8 @@ static struct sl_ynode *load_node(struct loader *ld, yaml_event_t *ev, size_t de
                 for (size_t i = 0; i < n->n; i++) {
                     if (scalar_eq(n->keys[i], k) && strcmp(k->value, "<<") != 0) {
                         sl_error_set(ld->err, SL_EPARSE,
-                                     "%s:%d:%d: duplicate key \"%s\" (first at line %d)",
-                                     ld->name, k->line, k->col, k->value, n->keys[i]->line);
+                                     "%s:%d:%d: duplicate key \"%s\" (first at line %d)", ld->name,
+                                     k->line, k->col, k->value, n->keys[i]->line);
                         sl_ynode_free(k);
                         free(anchor_copy);
                         goto fail;
@@ -571,8 +571,8 @@ static json_t *scalar_to_json(const struct sl_ynode *n, const char *name, struct
         } else {
             return json_stringn(v, n->len);
         }
-        sl_error_set(err, SL_EPARSE, "%s:%d:%d: \"%s\" is not a valid %s", name, n->line, n->col,
-                     v, tag);
+        sl_error_set(err, SL_EPARSE, "%s:%d:%d: \"%s\" is not a valid %s", name, n->line, n->col, v,
+                     tag);
         return NULL;
     }
     if (n->style != SL_YS_PLAIN || tag != NULL)

@@ -52,7 +52,10 @@ struct sl_yaml_limits {
     size_t max_docs;
 };
 
-#define SL_YAML_LIMITS_DEFAULT {128, 4000000, 100000, 100000}
+#define SL_YAML_LIMITS_DEFAULT                                                                     \
+    {                                                                                              \
+        128, 4000000, 100000, 100000                                                               \
+    }
 
 /*
  * Parse data (len bytes) named name (used in messages: "name:line:col: ...").
