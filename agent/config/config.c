@@ -68,6 +68,22 @@ static bool want_string(struct cx *c, const struct sl_ynode *v, const char *key,
     return true;
 }
 
+static bool is_null(const struct sl_ynode *v)
+{
+    return v->type == SL_Y_SCALAR && v->style == SL_YS_PLAIN && sl_yscalar_is_null(v);
+}
+
+/* Optional string: an explicit null (as check-config prints) unsets it. */
+static bool want_opt_string(struct cx *c, const struct sl_ynode *v, const char *key, char **dst)
+{
+    if (is_null(v)) {
+        free(*dst);
+        *dst = NULL;
+        return false;
+    }
+    return want_string(c, v, key, false, dst);
+}
+
 static bool want_bool(struct cx *c, const struct sl_ynode *v, const char *key, bool *dst)
 {
     if (v->type == SL_Y_SCALAR && v->style == SL_YS_PLAIN) {
@@ -124,6 +140,17 @@ static bool want_abs_path(struct cx *c, const struct sl_ynode *v, const char *ke
     free(*dst);
     *dst = tmp;
     return true;
+}
+
+/* An optional absolute path: an explicit null (as check-config prints) unsets it. */
+static bool want_opt_abs_path(struct cx *c, const struct sl_ynode *v, const char *key, char **dst)
+{
+    if (is_null(v)) {
+        free(*dst);
+        *dst = NULL;
+        return false;
+    }
+    return want_abs_path(c, v, key, dst);
 }
 
 static bool want_enum(struct cx *c, const struct sl_ynode *v, const char *key,
@@ -233,21 +260,21 @@ static void parse_source(struct cx *c, const struct sl_ynode *m, struct sl_sourc
         } else if (strcmp(k, "timeout") == 0) {
             want_duration(c, v, "source.timeout", 1000, &s->timeout_ms);
         } else if (strcmp(k, "tokenFile") == 0) {
-            want_abs_path(c, v, "source.tokenFile", &s->token_file);
+            want_opt_abs_path(c, v, "source.tokenFile", &s->token_file);
         } else if (strcmp(k, "username") == 0) {
-            want_string(c, v, "source.username", false, &s->username);
+            want_opt_string(c, v, "source.username", &s->username);
         } else if (strcmp(k, "passwordFile") == 0) {
-            want_abs_path(c, v, "source.passwordFile", &s->password_file);
+            want_opt_abs_path(c, v, "source.passwordFile", &s->password_file);
         } else if (strcmp(k, "sshKeyFile") == 0) {
-            want_abs_path(c, v, "source.sshKeyFile", &s->ssh_key_file);
+            want_opt_abs_path(c, v, "source.sshKeyFile", &s->ssh_key_file);
         } else if (strcmp(k, "knownHostsFile") == 0) {
-            want_abs_path(c, v, "source.knownHostsFile", &s->known_hosts_file);
+            want_opt_abs_path(c, v, "source.knownHostsFile", &s->known_hosts_file);
         } else if (strcmp(k, "caFile") == 0) {
-            want_abs_path(c, v, "source.caFile", &s->ca_file);
+            want_opt_abs_path(c, v, "source.caFile", &s->ca_file);
         } else if (strcmp(k, "insecure") == 0) {
             want_bool(c, v, "source.insecure", &s->insecure);
         } else if (strcmp(k, "allowedSigners") == 0) {
-            want_abs_path(c, v, "source.allowedSigners", &s->allowed_signers);
+            want_opt_abs_path(c, v, "source.allowedSigners", &s->allowed_signers);
         } else {
             unknown_key(c, m->keys[i], "source", known);
         }
@@ -273,9 +300,9 @@ static void parse_cluster(struct cx *c, const struct sl_ynode *m, struct sl_clus
         if (strcmp(k, "inCluster") == 0) {
             want_bool(c, v, "cluster.inCluster", &cl->in_cluster);
         } else if (strcmp(k, "kubeconfig") == 0) {
-            want_abs_path(c, v, "cluster.kubeconfig", &cl->kubeconfig);
+            want_opt_abs_path(c, v, "cluster.kubeconfig", &cl->kubeconfig);
         } else if (strcmp(k, "context") == 0) {
-            want_string(c, v, "cluster.context", false, &cl->context);
+            want_opt_string(c, v, "cluster.context", &cl->context);
         } else if (strcmp(k, "fieldManager") == 0) {
             if (want_string(c, v, "cluster.fieldManager", false, &cl->field_manager) &&
                 strlen(cl->field_manager) > 128)
@@ -404,21 +431,24 @@ static void parse_track(struct cx *c, const struct sl_ynode *m, const char *what
     for (size_t i = 0; i < m->n; i++) {
         const char *k = m->keys[i]->value;
         const struct sl_ynode *v = m->items[i];
+        char key[224];
+
+        snprintf(key, sizeof(key), "%s.%s", what, k);
         if (strcmp(k, "type") == 0) {
             continue; /* read first by parse_env: it sets the defaults */
         } else if (strcmp(k, "branch") == 0) {
-            if (want_string(c, v, "track.branch", false, &t->branch) &&
+            if (want_string(c, v, key, false, &t->branch) &&
                 (strstr(t->branch, "..") != NULL || t->branch[0] == '-' ||
                  strpbrk(t->branch, " ~^:?*[\\") != NULL))
-                problem(c, v, "track.branch: \"%s\" is not a valid branch name", t->branch);
+                problem(c, v, "%s: \"%s\" is not a valid branch name", key, t->branch);
         } else if (strcmp(k, "tagPrefix") == 0) {
-            want_string(c, v, "track.tagPrefix", true, &t->tag_prefix);
+            want_string(c, v, key, true, &t->tag_prefix);
         } else if (strcmp(k, "range") == 0) {
-            want_string(c, v, "track.range", false, &t->range);
+            want_opt_string(c, v, key, &t->range);
         } else if (strcmp(k, "requireRc") == 0) {
-            want_bool(c, v, "track.requireRc", &t->require_rc);
+            want_bool(c, v, key, &t->require_rc);
         } else if (strcmp(k, "allowDowngrade") == 0) {
-            want_bool(c, v, "track.allowDowngrade", &t->allow_downgrade);
+            want_bool(c, v, key, &t->allow_downgrade);
         } else {
             unknown_key(c, m->keys[i], what, known);
         }
@@ -465,7 +495,9 @@ static void parse_env(struct cx *c, const struct sl_ynode *m, struct sl_env_conf
         typev = NULL;
     }
     if (typev != NULL) {
-        if (!want_enum(c, typev, "track.type", track_names, &type))
+        char tkey[192];
+        snprintf(tkey, sizeof(tkey), "%s: track.type", what);
+        if (!want_enum(c, typev, tkey, track_names, &type))
             type = SL_TRACK_BRANCH;
     } else if (strcmp(e->name, "dev") == 0) {
         type = SL_TRACK_BRANCH;
@@ -489,14 +521,18 @@ static void parse_env(struct cx *c, const struct sl_ynode *m, struct sl_env_conf
     for (size_t i = 0; i < m->n; i++) {
         const char *k = m->keys[i]->value;
         const struct sl_ynode *v = m->items[i];
+        char key[192];
         int ev;
+
+        /* Messages name the environment: "environment prod: interval: ...". */
+        snprintf(key, sizeof(key), "%s: %s", what, k);
         if (strcmp(k, "name") == 0) {
             continue;
         } else if (strcmp(k, "track") == 0) {
             continue;
         } else if (strcmp(k, "path") == 0) {
             char *p = NULL;
-            if (want_string(c, v, "path", false, &p)) {
+            if (want_string(c, v, key, false, &p)) {
                 struct sl_buf clean = SL_BUF_INIT(4096);
                 struct sl_error perr = SL_ERROR_INIT;
                 if (sl_path_clean(&clean, p, &perr) != 0)
@@ -507,23 +543,23 @@ static void parse_env(struct cx *c, const struct sl_ynode *m, struct sl_env_conf
                 free(p);
             }
         } else if (strcmp(k, "namespace") == 0) {
-            if (want_string(c, v, "namespace", false, &e->namespace) && !is_dns_label(e->namespace))
+            if (want_opt_string(c, v, key, &e->namespace) && !is_dns_label(e->namespace))
                 problem(c, v, "%s: namespace \"%s\" is not a valid namespace name", what,
                         e->namespace);
         } else if (strcmp(k, "interval") == 0) {
-            want_duration(c, v, "interval", 1000, &e->interval_ms);
+            want_duration(c, v, key, 1000, &e->interval_ms);
         } else if (strcmp(k, "healthTimeout") == 0) {
-            want_duration(c, v, "healthTimeout", 1000, &e->health_timeout_ms);
+            want_duration(c, v, key, 1000, &e->health_timeout_ms);
         } else if (strcmp(k, "prune") == 0) {
-            want_bool(c, v, "prune", &e->prune);
+            want_bool(c, v, key, &e->prune);
         } else if (strcmp(k, "policy") == 0) {
-            if (want_enum(c, v, "policy", policy_names, &ev))
+            if (want_enum(c, v, key, policy_names, &ev))
                 e->policy = (enum sl_policy_mode)ev;
         } else if (strcmp(k, "signatures") == 0) {
-            if (want_enum(c, v, "signatures", sig_names, &ev))
+            if (want_enum(c, v, key, sig_names, &ev))
                 e->signatures = (enum sl_sig_mode)ev;
         } else if (strcmp(k, "drift") == 0) {
-            if (want_enum(c, v, "drift", drift_names, &ev))
+            if (want_enum(c, v, key, drift_names, &ev))
                 e->drift = (enum sl_drift_mode)ev;
         } else {
             unknown_key(c, m->keys[i], what, known);
@@ -576,13 +612,42 @@ static void set_defaults(struct sl_config *cfg)
     set_str(&cfg->http.listen, "127.0.0.1:9402");
 }
 
+/* Line number of a "file:line: message" diagnostic, 0 when it has none. */
+static long diag_line(const char *msg, size_t prefix)
+{
+    char *end;
+    long line;
+
+    if (strncmp(msg + prefix, ":", 1) != 0)
+        return 0;
+    line = strtol(msg + prefix + 1, &end, 10);
+    return end != msg + prefix + 1 && *end == ':' ? line : 0;
+}
+
+/* Report problems in file order (stable), whatever order they were found in. */
+static void sort_diags(struct sl_diags *d, size_t from, const char *name)
+{
+    size_t prefix = strlen(name);
+
+    for (size_t i = from + 1; i < d->n; i++) {
+        char *m = d->msgs[i];
+        long line = diag_line(m, prefix);
+        size_t j = i;
+        while (j > from && diag_line(d->msgs[j - 1], prefix) > line) {
+            d->msgs[j] = d->msgs[j - 1];
+            j--;
+        }
+        d->msgs[j] = m;
+    }
+}
+
 int sl_config_parse(struct sl_config **out, const char *data, size_t len, const char *name,
                     struct sl_diags *diags, struct sl_error *err)
 {
     static const char *const known[] = {"name",    "stateDir",     "source",
                                         "cluster", "decryption",   "policies",
                                         "http",    "environments", NULL};
-    struct sl_yaml_limits lim = {64, 100000, 1000, 1};
+    struct sl_yaml_limits lim = {64, 100000, 1000, 2};
     struct sl_diags local = SL_DIAGS_INIT;
     struct sl_diags *d = diags != NULL ? diags : &local;
     struct sl_ystream *ys = NULL;
@@ -652,6 +717,7 @@ int sl_config_parse(struct sl_config **out, const char *data, size_t len, const 
     rc = 0;
     goto done;
 fail:
+    sort_diags(d, before < d->n ? before : d->n, name);
     if (d->n > 0) {
         size_t extra = sl_diags_count(d) - before;
         if (extra <= 1)
