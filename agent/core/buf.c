@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,8 @@ int sl_buf_grow(struct sl_buf *b, size_t extra, struct sl_error *err)
             break;
         }
     }
-    if (newcap > b->max + 1)
+    /* Never allocate past the cap (max + 1 for the terminator, without wrapping). */
+    if (b->max < SIZE_MAX && newcap > b->max + 1)
         newcap = b->max + 1;
     p = realloc(b->cap == 0 ? NULL : b->ptr, newcap);
     if (p == NULL)

@@ -1,4 +1,5 @@
 #include <sodium.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "buf.h"
@@ -48,7 +49,7 @@ static int secbuf_reserve(struct sl_secbuf *b, size_t need, struct sl_error *err
     while (newcap <= need)
         if (!sl_size_mul(&newcap, newcap, 2))
             return sl_error_set(err, SL_ETOOLARGE, "secret size overflow");
-    if (newcap > b->max + 1)
+    if (b->max < SIZE_MAX && newcap > b->max + 1)
         newcap = b->max + 1;
     alloc = newcap;
     p = sl_secure_alloc(alloc, err);
