@@ -1,0 +1,140 @@
+/*
+ * Policy: declarative guardrails checked on the rendered, unsealed objects of
+ * a revision before anything is applied.
+ *
+ * A policy set is loaded from YAML rule files (the shipped defaults plus the
+ * directories named in the configuration; policies/README.md documents the
+ * language). Nothing in a rule file is executed: rules are data (paths,
+ * operators, literal values, POSIX regular expressions).
+ *
+ * sl_policy_check() evaluates a set on an object list for one environment
+ * and fills a report: every violation (rule, object, field, origin
+ * file:line) and every exception granted by annotation
+ * (`sluice.dev/policy-exception.<rule-id>: "<reason>"`). It returns the
+ * number of violations that block the revision: in enforce mode every
+ * violation of a rule whose action is deny; in warn and off mode none.
+ * The engine never prints; callers format the report.
+ */
+#ifndef SL_POLICY_H
+#define SL_POLICY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "config.h"
+#include "diag.h"
+#include "error.h"
+#include "object.h"
+
+#define SL_POLICY_EXCEPTION_PREFIX "sluice.dev/policy-exception."
+/* Rule ids are DNS-ish; the annotation name part (after the '/') is at most 63. */
+#define SL_POLICY_ID_MAX 46
+/* One rule file may hold at most this many bytes. */
+#define SL_POLICY_FILE_MAX ((size_t)1 << 20)
+
+struct sl_policy_set;
+
+enum sl_policy_severity {
+    SL_SEV_INFO,
+    SL_SEV_LOW,
+    SL_SEV_MEDIUM,
+    SL_SEV_HIGH,
+    SL_SEV_CRITICAL,
+};
+
+struct sl_policy_finding {
+    char *rule;        /* rule id */
+    char *description; /* the rule's description */
+    enum sl_policy_severity severity;
+    bool blocking;   /* counts against the revision (enforce mode, deny rule) */
+    bool excepted;   /* granted by annotation; reason holds why */
+    char *reason;    /* exception reason, NULL unless excepted */
+    char *object;    /* "Deployment shop/web" */
+    char *kind, *namespace, *name;
+    char *field;     /* the offending field ("spec.template.spec.containers[0].image"), or "" */
+    char *message;   /* "Deployment shop/web container \"web\" does not set runAsNonRoot" */
+    char *origin;    /* "environments/prod/deploy.yaml:23" or "generated" */
+};
+
+struct sl_policy_report {
+    char *env;
+    enum sl_policy_mode mode;
+    struct sl_policy_finding *items; /* violations first (in object order), then exceptions */
+    size_t n, cap;
+    size_t nviolations; /* findings not excepted */
+    size_t nblocking;   /* of those, blocking */
+    size_t nexcepted;
+    size_t nobjects, nrules;
+};
+
+#define SL_POLICY_REPORT_INIT {NULL, SL_POLICY_OFF, NULL, 0, 0, 0, 0, 0, 0, 0}
+
+int sl_policy_set_new(struct sl_policy_set **out, struct sl_error *err);
+void sl_policy_set_free(struct sl_policy_set *set);
+
+/*
+ * Add the rules of one rule file (data, len bytes; name for messages). A
+ * rule whose id already exists replaces the earlier one (later directories
+ * override the shipped defaults). Every problem is added to diags as
+ * "name:line: message" (when diags is non-NULL); on any problem the set is
+ * left unchanged and -1 is returned with the first one in err.
+ */
+int sl_policy_parse(struct sl_policy_set *set, const char *data, size_t len, const char *name,
+                    struct sl_diags *diags, struct sl_error *err);
+/* Add every *.yaml / *.yml file of dir in name order (not recursive). */
+int sl_policy_load_dir(struct sl_policy_set *set, const char *dir, struct sl_diags *diags,
+                       struct sl_error *err);
+
+/*
+ * The shipped default directory: next to the running binary
+ * (<prefix>/bin/../share/sluice/policies), then the configured install
+ * prefix, then the source tree's policies/ (for builds run in place).
+ * Writes the path into out; SL_ENOTFOUND when none exists.
+ */
+int sl_policy_default_dir(struct sl_buf *out, struct sl_error *err);
+
+/*
+ * Load the set sluice uses: dirs (when ndirs > 0) instead of the shipped
+ * default directory, then every directory in cfg->policy_dirs (cfg may be
+ * NULL).
+ */
+int sl_policy_set_load(struct sl_policy_set **out, const char *const *dirs, size_t ndirs,
+                       const struct sl_config *cfg, struct sl_diags *diags, struct sl_error *err);
+
+size_t sl_policy_set_count(const struct sl_policy_set *set);      /* enabled rules */
+const char *sl_policy_rule_id(const struct sl_policy_set *set, size_t i);
+
+/*
+ * Evaluate set on objs for environment env in mode (SL_POLICY_OFF: nothing
+ * is evaluated, the report is empty). rep must be initialised
+ * (SL_POLICY_REPORT_INIT); findings are appended. Returns the number of
+ * blocking violations (>= 0) or -1 on an internal error (out of memory).
+ */
+int sl_policy_check(const struct sl_policy_set *set, const struct sl_objlist *objs,
+                    const char *env, enum sl_policy_mode mode, struct sl_policy_report *rep,
+                    struct sl_error *err);
+void sl_policy_report_release(struct sl_policy_report *rep);
+
+/*
+ * Text lines, one per finding:
+ *   ORIGIN: RULE: MESSAGE
+ *   ORIGIN: RULE: MESSAGE (excepted: REASON)
+ * with "[warn] " in front of non-blocking violations in enforce mode.
+ */
+int sl_policy_report_format(const struct sl_policy_report *rep, struct sl_buf *out,
+                            struct sl_error *err);
+/* {"environment","mode","objects","rules","violations","blocking","excepted","findings":[...]} */
+json_t *sl_policy_report_json(const struct sl_policy_report *rep);
+
+const char *sl_policy_severity_name(enum sl_policy_severity s);
+
+/*
+ * Kubernetes resource quantities ("500m", "1Gi", "1.5e3", "2"), exactly, in
+ * units of 10^-9 (nano), rounded up below that as Kubernetes does. Fails on
+ * anything Kubernetes would reject and on magnitudes beyond 10^27.
+ */
+int sl_quantity_parse(const char *s, __int128 *nano);
+
+#endif
