@@ -210,6 +210,9 @@ static const char *const track_names[] = {"branch", "rc", "release", NULL};
 static const char *const sig_names[] = {"none", "commits", "tags", "both", NULL};
 static const char *const policy_names[] = {"enforce", "warn", "off", NULL};
 static const char *const drift_names[] = {"correct", "report", NULL};
+static const char *const webhook_type_names[] = {"github", "gitlab", "hmac", NULL};
+static const char *const notify_format_names[] = {"generic", "slack", NULL};
+static const char *const notify_event_names[] = {"deploy", "rollback", "failure", NULL};
 
 const char *sl_track_type_name(enum sl_track_type t)
 {
@@ -226,6 +229,14 @@ const char *sl_policy_mode_name(enum sl_policy_mode m)
 const char *sl_drift_mode_name(enum sl_drift_mode m)
 {
     return drift_names[m];
+}
+const char *sl_webhook_type_name(enum sl_webhook_type t)
+{
+    return webhook_type_names[t];
+}
+const char *sl_notify_format_name(enum sl_notify_format f)
+{
+    return notify_format_names[f];
 }
 
 static bool valid_git_url(const char *u)
@@ -392,9 +403,24 @@ static bool valid_listen(const char *s)
     return sl_parse_u64(colon + 1, 65535, &port) == 0;
 }
 
+static bool want_u64(struct cx *c, const struct sl_ynode *v, const char *key, uint64_t min,
+                     uint64_t max, uint64_t *dst)
+{
+    uint64_t n;
+
+    if (v->type != SL_Y_SCALAR || v->style != SL_YS_PLAIN || sl_parse_u64(v->value, max, &n) != 0 ||
+        n < min) {
+        problem(c, v, "%s: expected a whole number from %llu to %llu", key, (unsigned long long)min,
+                (unsigned long long)max);
+        return false;
+    }
+    *dst = n;
+    return true;
+}
+
 static void parse_http(struct cx *c, const struct sl_ynode *m, struct sl_http_config *h)
 {
-    static const char *const known[] = {"listen", NULL};
+    static const char *const known[] = {"listen", "maxBodySize", "webhookRateLimit", NULL};
     if (!want_mapping(c, m, "http"))
         return;
     for (size_t i = 0; i < m->n; i++) {
@@ -405,8 +431,198 @@ static void parse_http(struct cx *c, const struct sl_ynode *m, struct sl_http_co
                         "http.listen: \"%s\" is not HOST:PORT (for example 127.0.0.1:9402, "
                         "[::1]:9402; \"\" disables the endpoint)",
                         h->listen);
+        } else if (strcmp(m->keys[i]->value, "maxBodySize") == 0) {
+            want_u64(c, v, "http.maxBodySize", 1024, (uint64_t)64 << 20, &h->max_body);
+        } else if (strcmp(m->keys[i]->value, "webhookRateLimit") == 0) {
+            want_u64(c, v, "http.webhookRateLimit", 0, 100000, &h->rate_limit);
         } else {
             unknown_key(c, m->keys[i], "http", known);
+        }
+    }
+}
+
+static bool is_hook_name(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_'))
+            return false;
+    return true;
+}
+
+static void parse_webhook(struct cx *c, const struct sl_ynode *m, size_t idx,
+                          struct sl_webhook_config *w)
+{
+    static const char *const known[] = {"name",   "type",         "secretFile",
+                                        "header", "environments", NULL};
+    char what[96];
+    bool type_ok = true;
+    int ev;
+
+    w->line = m->line;
+    {
+        const struct sl_ynode *nv = sl_ynode_get(m, "name");
+        if (nv != NULL && nv->type == SL_Y_SCALAR && nv->value[0] != '\0')
+            snprintf(what, sizeof(what), "webhook %s", nv->value);
+        else
+            snprintf(what, sizeof(what), "webhooks[%zu]", idx);
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        const char *k = m->keys[i]->value;
+        const struct sl_ynode *v = m->items[i];
+        if (strcmp(k, "name") == 0) {
+            if (want_string(c, v, "webhooks.name", false, &w->name) && !is_hook_name(w->name))
+                problem(c, v,
+                        "webhooks.name: \"%s\" must be 1-63 letters, digits, '-' or '_' (it is "
+                        "the URL path /hooks/NAME)",
+                        w->name);
+        } else if (strcmp(k, "type") == 0) {
+            if (want_enum(c, v, "webhooks.type", webhook_type_names, &ev))
+                w->type = (enum sl_webhook_type)ev;
+            else
+                type_ok = false;
+        } else if (strcmp(k, "secretFile") == 0) {
+            want_abs_path(c, v, "webhooks.secretFile", &w->secret_file);
+        } else if (strcmp(k, "header") == 0) {
+            if (want_opt_string(c, v, "webhooks.header", &w->header) &&
+                strspn(w->header,
+                       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") !=
+                        strlen(w->header))
+                problem(c, v, "webhooks.header: \"%s\" is not an HTTP header name", w->header);
+        } else if (strcmp(k, "environments") == 0) {
+            parse_string_list(c, v, "webhooks.environments", false, &w->environments,
+                              &w->nenvironments);
+        } else {
+            unknown_key(c, m->keys[i], what, known);
+        }
+    }
+    if (w->name == NULL) {
+        problem(c, m, "%s: name is required", what);
+        set_str(&w->name, "");
+    }
+    if (sl_ynode_get(m, "type") == NULL) {
+        problem(c, m, "%s: type is required (github, gitlab or hmac)", what);
+        type_ok = false;
+    }
+    if (w->secret_file == NULL)
+        problem(c, m, "%s: secretFile is required", what);
+    if (type_ok && w->header != NULL && w->type != SL_WEBHOOK_HMAC)
+        problem(c, m, "%s: header applies only to type hmac", what);
+    if (w->type == SL_WEBHOOK_HMAC && w->header == NULL)
+        set_str(&w->header, "X-Signature");
+}
+
+static void parse_webhooks(struct cx *c, const struct sl_ynode *v, struct sl_config *cfg)
+{
+    if (v->type != SL_Y_SEQ) {
+        problem(c, v, "webhooks: expected a list");
+        return;
+    }
+    cfg->webhooks = calloc(v->n == 0 ? 1 : v->n, sizeof(*cfg->webhooks));
+    if (cfg->webhooks == NULL)
+        abort();
+    for (size_t i = 0; i < v->n; i++) {
+        char what[64];
+        snprintf(what, sizeof(what), "webhooks[%zu]", i);
+        if (!want_mapping(c, v->items[i], what))
+            continue;
+        struct sl_webhook_config *w = &cfg->webhooks[cfg->nwebhooks++];
+        parse_webhook(c, v->items[i], i, w);
+        for (size_t j = 0; j + 1 < cfg->nwebhooks; j++)
+            if (w->name[0] != '\0' && strcmp(cfg->webhooks[j].name, w->name) == 0)
+                problem(c, v->items[i], "duplicate webhook name \"%s\" (first defined at line %d)",
+                        w->name, cfg->webhooks[j].line);
+    }
+}
+
+static void parse_notifications(struct cx *c, const struct sl_ynode *m, struct sl_notify_config *n)
+{
+    static const char *const known[] = {"url",     "urlFile", "format", "timeout",
+                                        "retries", "events",  NULL};
+    int ev;
+
+    if (is_null(m)) {
+        n->enabled = false;
+        return;
+    }
+    if (!want_mapping(c, m, "notifications"))
+        return;
+    n->enabled = true;
+    for (size_t i = 0; i < m->n; i++) {
+        const char *k = m->keys[i]->value;
+        const struct sl_ynode *v = m->items[i];
+        if (strcmp(k, "url") == 0) {
+            if (want_opt_string(c, v, "notifications.url", &n->url) &&
+                strncmp(n->url, "https://", 8) != 0 && strncmp(n->url, "http://", 7) != 0)
+                problem(c, v, "notifications.url: expected an http:// or https:// URL");
+        } else if (strcmp(k, "urlFile") == 0) {
+            want_opt_abs_path(c, v, "notifications.urlFile", &n->url_file);
+        } else if (strcmp(k, "format") == 0) {
+            if (want_enum(c, v, "notifications.format", notify_format_names, &ev))
+                n->format = (enum sl_notify_format)ev;
+        } else if (strcmp(k, "timeout") == 0) {
+            want_duration(c, v, "notifications.timeout", 100, &n->timeout_ms);
+        } else if (strcmp(k, "retries") == 0) {
+            want_u64(c, v, "notifications.retries", 0, 10, &n->retries);
+        } else if (strcmp(k, "events") == 0) {
+            if (v->type != SL_Y_SEQ) {
+                problem(c, v, "notifications.events: expected a list");
+                continue;
+            }
+            n->on_deploy = n->on_rollback = n->on_failure = false;
+            for (size_t j = 0; j < v->n; j++) {
+                if (!want_enum(c, v->items[j], "notifications.events", notify_event_names, &ev))
+                    continue;
+                if (ev == 0)
+                    n->on_deploy = true;
+                else if (ev == 1)
+                    n->on_rollback = true;
+                else
+                    n->on_failure = true;
+            }
+        } else {
+            unknown_key(c, m->keys[i], "notifications", known);
+        }
+    }
+    if ((n->url == NULL) == (n->url_file == NULL))
+        problem(c, m, "notifications: set exactly one of url and urlFile");
+}
+
+static void parse_daemon(struct cx *c, const struct sl_ynode *m, struct sl_daemon_config *dc)
+{
+    static const char *const known[] = {"stopTimeout", "backoffMin", "backoffMax", "jitter", NULL};
+    if (!want_mapping(c, m, "daemon"))
+        return;
+    for (size_t i = 0; i < m->n; i++) {
+        const char *k = m->keys[i]->value;
+        const struct sl_ynode *v = m->items[i];
+        if (strcmp(k, "stopTimeout") == 0)
+            want_duration(c, v, "daemon.stopTimeout", 1000, &dc->stop_timeout_ms);
+        else if (strcmp(k, "backoffMin") == 0)
+            want_duration(c, v, "daemon.backoffMin", 100, &dc->backoff_min_ms);
+        else if (strcmp(k, "backoffMax") == 0)
+            want_duration(c, v, "daemon.backoffMax", 100, &dc->backoff_max_ms);
+        else if (strcmp(k, "jitter") == 0)
+            want_u64(c, v, "daemon.jitter", 0, 100, &dc->jitter_percent);
+        else
+            unknown_key(c, m->keys[i], "daemon", known);
+    }
+    if (dc->backoff_max_ms < dc->backoff_min_ms)
+        problem(c, m, "daemon: backoffMax must not be below backoffMin");
+}
+
+/* Webhooks name environments: checked once both lists are known. */
+static void check_webhook_envs(struct cx *c, const struct sl_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nwebhooks; i++) {
+        const struct sl_webhook_config *w = &cfg->webhooks[i];
+        for (size_t j = 0; j < w->nenvironments; j++) {
+            if (sl_config_env(cfg, w->environments[j]) == NULL)
+                sl_diags_add(c->d, "%s:%d: webhook %s: unknown environment \"%s\"", c->file,
+                             w->line, w->name, w->environments[j]);
         }
     }
 }
@@ -610,6 +826,18 @@ static void set_defaults(struct sl_config *cfg)
     cfg->cluster.force_conflicts = true;
     set_str(&cfg->cluster.field_manager, "sluice");
     set_str(&cfg->http.listen, "127.0.0.1:9402");
+    cfg->http.max_body = 1 << 20;
+    cfg->http.rate_limit = 30;
+    cfg->notifications.format = SL_NOTIFY_GENERIC;
+    cfg->notifications.timeout_ms = 10 * 1000;
+    cfg->notifications.retries = 3;
+    cfg->notifications.on_deploy = true;
+    cfg->notifications.on_rollback = true;
+    cfg->notifications.on_failure = true;
+    cfg->daemon.stop_timeout_ms = 60 * 1000;
+    cfg->daemon.backoff_min_ms = 10 * 1000;
+    cfg->daemon.backoff_max_ms = 10 * 60 * 1000;
+    cfg->daemon.jitter_percent = 10;
 }
 
 /* Line number of a "file:line: message" diagnostic, 0 when it has none. */
@@ -644,9 +872,9 @@ static void sort_diags(struct sl_diags *d, size_t from, const char *name)
 int sl_config_parse(struct sl_config **out, const char *data, size_t len, const char *name,
                     struct sl_diags *diags, struct sl_error *err)
 {
-    static const char *const known[] = {"name",    "stateDir",     "source",
-                                        "cluster", "decryption",   "policies",
-                                        "http",    "environments", NULL};
+    static const char *const known[] = {"name",          "stateDir", "source",       "cluster",
+                                        "decryption",    "policies", "http",         "webhooks",
+                                        "notifications", "daemon",   "environments", NULL};
     struct sl_yaml_limits lim = {64, 100000, 1000, 2};
     struct sl_diags local = SL_DIAGS_INIT;
     struct sl_diags *d = diags != NULL ? diags : &local;
@@ -699,6 +927,12 @@ int sl_config_parse(struct sl_config **out, const char *data, size_t len, const 
             parse_policies(&c, v, cfg);
         } else if (strcmp(k, "http") == 0) {
             parse_http(&c, v, &cfg->http);
+        } else if (strcmp(k, "webhooks") == 0) {
+            parse_webhooks(&c, v, cfg);
+        } else if (strcmp(k, "notifications") == 0) {
+            parse_notifications(&c, v, &cfg->notifications);
+        } else if (strcmp(k, "daemon") == 0) {
+            parse_daemon(&c, v, &cfg->daemon);
         } else if (strcmp(k, "environments") == 0) {
             have_envs = true;
             parse_envs(&c, v, cfg);
@@ -710,6 +944,7 @@ int sl_config_parse(struct sl_config **out, const char *data, size_t len, const 
         problem(&c, NULL, "source is required (the git repository to follow)");
     if (!have_envs)
         problem(&c, NULL, "environments is required");
+    check_webhook_envs(&c, cfg);
     if (sl_diags_count(d) > before)
         goto fail;
     *out = cfg;
@@ -782,6 +1017,15 @@ void sl_config_free(struct sl_config *cfg)
     free_list(cfg->identities, cfg->nidentities);
     free_list(cfg->policy_dirs, cfg->npolicy_dirs);
     free(cfg->http.listen);
+    for (size_t i = 0; i < cfg->nwebhooks; i++) {
+        free(cfg->webhooks[i].name);
+        free(cfg->webhooks[i].secret_file);
+        free(cfg->webhooks[i].header);
+        free_list(cfg->webhooks[i].environments, cfg->webhooks[i].nenvironments);
+    }
+    free(cfg->webhooks);
+    free(cfg->notifications.url);
+    free(cfg->notifications.url_file);
     for (size_t i = 0; i < cfg->nenvs; i++) {
         struct sl_env_config *e = &cfg->envs[i];
         free(e->name);
@@ -864,6 +1108,54 @@ static int kv_list(struct sl_buf *o, int indent, const char *k, char **l, size_t
 
 #define B(x) ((x) ? "true" : "false")
 
+/* webhooks, notifications and daemon: the sections `sluice run` reads. */
+static int format_daemon_sections(const struct sl_config *cfg, struct sl_buf *o,
+                                  struct sl_error *err)
+{
+    const struct sl_notify_config *n = &cfg->notifications;
+    const struct sl_daemon_config *dc = &cfg->daemon;
+    char *events[3];
+    size_t nev = 0;
+
+    if (sl_buf_puts(o, cfg->nwebhooks == 0 ? "webhooks: []\n" : "webhooks:\n", err) != 0)
+        return -1;
+    for (size_t i = 0; i < cfg->nwebhooks; i++) {
+        const struct sl_webhook_config *w = &cfg->webhooks[i];
+        if (sl_buf_puts(o, "  - ", err) != 0 || kv_str(o, 0, "name", w->name, err) != 0 ||
+            kv_raw(o, 4, "type", sl_webhook_type_name(w->type), err) != 0 ||
+            kv_str(o, 4, "secretFile", w->secret_file, err) != 0 ||
+            kv_str(o, 4, "header", w->header, err) != 0 ||
+            kv_list(o, 4, "environments", w->environments, w->nenvironments, err) != 0)
+            return -1;
+    }
+    if (!n->enabled) {
+        if (sl_buf_puts(o, "notifications: null\n", err) != 0)
+            return -1;
+    } else {
+        if (n->on_deploy)
+            events[nev++] = (char *)"deploy";
+        if (n->on_rollback)
+            events[nev++] = (char *)"rollback";
+        if (n->on_failure)
+            events[nev++] = (char *)"failure";
+        if (sl_buf_puts(o, "notifications:\n", err) != 0 || kv_str(o, 2, "url", n->url, err) != 0 ||
+            kv_str(o, 2, "urlFile", n->url_file, err) != 0 ||
+            kv_raw(o, 2, "format", sl_notify_format_name(n->format), err) != 0 ||
+            kv_dur(o, 2, "timeout", n->timeout_ms, err) != 0 ||
+            sl_buf_printf(o, err, "  retries: %llu\n", (unsigned long long)n->retries) != 0 ||
+            kv_list(o, 2, "events", events, nev, err) != 0)
+            return -1;
+    }
+    return sl_buf_puts(o, "daemon:\n", err) != 0 ||
+                           kv_dur(o, 2, "stopTimeout", dc->stop_timeout_ms, err) != 0 ||
+                           kv_dur(o, 2, "backoffMin", dc->backoff_min_ms, err) != 0 ||
+                           kv_dur(o, 2, "backoffMax", dc->backoff_max_ms, err) != 0 ||
+                           sl_buf_printf(o, err, "  jitter: %llu\n",
+                                         (unsigned long long)dc->jitter_percent) != 0
+                   ? -1
+                   : 0;
+}
+
 int sl_config_format(const struct sl_config *cfg, struct sl_buf *o, struct sl_error *err)
 {
     const struct sl_source_config *s = &cfg->source;
@@ -897,7 +1189,10 @@ int sl_config_format(const struct sl_config *cfg, struct sl_buf *o, struct sl_er
         sl_buf_puts(o, "policies:\n", err) != 0 ||
         kv_list(o, 2, "dirs", cfg->policy_dirs, cfg->npolicy_dirs, err) != 0 ||
         sl_buf_puts(o, "http:\n", err) != 0 || kv_str(o, 2, "listen", cfg->http.listen, err) != 0 ||
-        sl_buf_puts(o, "environments:\n", err) != 0)
+        sl_buf_printf(o, err, "  maxBodySize: %llu\n  webhookRateLimit: %llu\n",
+                      (unsigned long long)cfg->http.max_body,
+                      (unsigned long long)cfg->http.rate_limit) != 0 ||
+        format_daemon_sections(cfg, o, err) != 0 || sl_buf_puts(o, "environments:\n", err) != 0)
         return -1;
     for (size_t i = 0; i < cfg->nenvs; i++) {
         const struct sl_env_config *e = &cfg->envs[i];
@@ -957,7 +1252,32 @@ struct json_t *sl_config_to_json(const struct sl_config *cfg)
                           "policy", sl_policy_mode_name(e->policy), "signatures",
                           sl_sig_mode_name(e->signatures), "drift", sl_drift_mode_name(e->drift)));
     }
-    return json_pack("{s:s, s:s, s:{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}, "
+    json_t *root, *hooks = json_array(), *notif = json_null();
+    const struct sl_notify_config *n = &cfg->notifications;
+
+    for (size_t i = 0; i < cfg->nwebhooks; i++) {
+        const struct sl_webhook_config *w = &cfg->webhooks[i];
+        json_array_append_new(hooks,
+                              json_pack("{s:s, s:s, s:s, s:o, s:o}", "name", w->name, "type",
+                                        sl_webhook_type_name(w->type), "secretFile", w->secret_file,
+                                        "header", jstr(w->header), "environments",
+                                        jlist(w->environments, w->nenvironments)));
+    }
+    if (n->enabled) {
+        json_t *ev = json_array();
+        if (n->on_deploy)
+            json_array_append_new(ev, json_string("deploy"));
+        if (n->on_rollback)
+            json_array_append_new(ev, json_string("rollback"));
+        if (n->on_failure)
+            json_array_append_new(ev, json_string("failure"));
+        json_decref(notif);
+        notif = json_pack("{s:o, s:o, s:s, s:I, s:I, s:o}", "url", jstr(n->url), "urlFile",
+                          jstr(n->url_file), "format", sl_notify_format_name(n->format),
+                          "timeoutMs", (json_int_t)n->timeout_ms, "retries", (json_int_t)n->retries,
+                          "events", ev);
+    }
+    root = json_pack("{s:s, s:s, s:{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}, "
                      "s:{s:b, s:o, s:o, s:s, s:I, s:f, s:b}, s:{s:o}, s:{s:o}, s:{s:s}, s:o}",
                      "name", cfg->name, "stateDir", cfg->state_dir, "source", "url", s->url,
                      "timeoutMs", (json_int_t)s->timeout_ms, "tokenFile", jstr(s->token_file),
@@ -972,4 +1292,22 @@ struct json_t *sl_config_to_json(const struct sl_config *cfg)
                      jlist(cfg->identities, cfg->nidentities), "policies", "dirs",
                      jlist(cfg->policy_dirs, cfg->npolicy_dirs), "http", "listen", cfg->http.listen,
                      "environments", envs);
+    if (root == NULL) {
+        json_decref(hooks);
+        json_decref(notif);
+        return NULL;
+    }
+    json_object_set_new(json_object_get(root, "http"), "maxBodySize",
+                        json_integer((json_int_t)cfg->http.max_body));
+    json_object_set_new(json_object_get(root, "http"), "webhookRateLimit",
+                        json_integer((json_int_t)cfg->http.rate_limit));
+    json_object_set_new(root, "webhooks", hooks);
+    json_object_set_new(root, "notifications", notif);
+    json_object_set_new(root, "daemon",
+                        json_pack("{s:I, s:I, s:I, s:I}", "stopTimeoutMs",
+                                  (json_int_t)cfg->daemon.stop_timeout_ms, "backoffMinMs",
+                                  (json_int_t)cfg->daemon.backoff_min_ms, "backoffMaxMs",
+                                  (json_int_t)cfg->daemon.backoff_max_ms, "jitterPercent",
+                                  (json_int_t)cfg->daemon.jitter_percent));
+    return root;
 }

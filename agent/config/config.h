@@ -73,7 +73,43 @@ struct sl_cluster_config {
 };
 
 struct sl_http_config {
-    char *listen; /* host:port; empty string disables the endpoint */
+    char *listen;        /* host:port; empty string disables the endpoint */
+    uint64_t max_body;   /* webhook request bodies above this are refused */
+    uint64_t rate_limit; /* webhook requests a minute per hook; 0 = unlimited */
+};
+
+enum sl_webhook_type { SL_WEBHOOK_GITHUB, SL_WEBHOOK_GITLAB, SL_WEBHOOK_HMAC };
+
+/* POST /hooks/NAME: a valid push makes the daemon poll now. */
+struct sl_webhook_config {
+    char *name;
+    int line;
+    enum sl_webhook_type type;
+    char *secret_file;   /* absolute; a private file read by the daemon */
+    char *header;        /* hmac: the signature header (default X-Signature); else NULL */
+    char **environments; /* environments to poll; none listed = all */
+    size_t nenvironments;
+};
+
+enum sl_notify_format { SL_NOTIFY_GENERIC, SL_NOTIFY_SLACK };
+
+/* Outbound notifications on deploy, rollback and failure (disabled when enabled is false). */
+struct sl_notify_config {
+    bool enabled;
+    char *url;      /* or url_file (Slack webhook URLs are secrets) */
+    char *url_file; /* absolute; a private file holding the URL */
+    enum sl_notify_format format;
+    int64_t timeout_ms; /* per attempt */
+    uint64_t retries;   /* further attempts after the first fails */
+    bool on_deploy, on_rollback, on_failure;
+};
+
+/* The scheduling loop of `sluice run`. */
+struct sl_daemon_config {
+    int64_t stop_timeout_ms; /* SIGTERM: how long the current run may take to stop */
+    int64_t backoff_min_ms;  /* first retry after a failure */
+    int64_t backoff_max_ms;  /* retries double up to this */
+    uint64_t jitter_percent; /* interval + up to this percent, so agents do not align */
 };
 
 struct sl_config {
@@ -87,6 +123,10 @@ struct sl_config {
     char **policy_dirs;
     size_t npolicy_dirs;
     struct sl_http_config http;
+    struct sl_webhook_config *webhooks;
+    size_t nwebhooks;
+    struct sl_notify_config notifications;
+    struct sl_daemon_config daemon;
     struct sl_env_config *envs;
     size_t nenvs;
 };
@@ -114,5 +154,7 @@ const char *sl_track_type_name(enum sl_track_type t);
 const char *sl_sig_mode_name(enum sl_sig_mode m);
 const char *sl_policy_mode_name(enum sl_policy_mode m);
 const char *sl_drift_mode_name(enum sl_drift_mode m);
+const char *sl_webhook_type_name(enum sl_webhook_type t);
+const char *sl_notify_format_name(enum sl_notify_format f);
 
 #endif
