@@ -1,0 +1,49 @@
+/* Shared helpers of the policy tests: objects from YAML fixtures. */
+#ifndef TEST_POLICY_UTIL_H
+#define TEST_POLICY_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "file.h"
+#include "object.h"
+#include "policy.h"
+#include "yamltree.h"
+
+/* Every document of a YAML text becomes an object with origin name:line. */
+static inline int tp_objects_from_yaml(struct sl_objlist *l, const char *data, size_t len,
+                                       const char *name, struct sl_error *err)
+{
+    struct sl_ystream *ys = NULL;
+    int rc = -1;
+
+    if (sl_yaml_load(&ys, data, len, name, NULL, err) != 0)
+        return -1;
+    for (size_t i = 0; i < ys->ndocs; i++) {
+        json_t *j;
+        if (ys->docs[i].root == NULL)
+            continue;
+        if ((j = sl_ynode_to_json(ys->docs[i].root, name, err)) == NULL)
+            goto done;
+        if (sl_objlist_add(l, j, name, ys->docs[i].line, err) != 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    sl_ystream_free(ys);
+    return rc;
+}
+
+static inline int tp_objects_from_file(struct sl_objlist *l, const char *path, const char *name,
+                                       struct sl_error *err)
+{
+    struct sl_buf b = SL_BUF_INIT(SL_FILE_MAX);
+    int rc = -1;
+    if (sl_file_read(&b, path, SL_FILE_MAX, err) == 0)
+        rc = tp_objects_from_yaml(l, b.ptr, b.len, name, err);
+    sl_buf_release(&b);
+    return rc;
+}
+
+#endif
