@@ -83,6 +83,11 @@ struct sl_recipient {
     unsigned char pk[SL_AGE_KEY_LEN];
 };
 int sl_recipient_parse(const char *s, struct sl_recipient *out, struct sl_error *err);
+/* Parse and append one recipient to a malloc'ed array (free() it). */
+int sl_recipients_add(struct sl_recipient **v, size_t *n, const char *s, struct sl_error *err);
+/* A recipients file: one age1... per line, "#" comments and empty lines ignored. */
+int sl_recipients_load_file(struct sl_recipient **v, size_t *n, const char *path,
+                            struct sl_error *err);
 /* "age1..." into out (>= SL_AGE_RECIPIENT_STRLEN + 1 bytes). */
 void sl_recipient_format(const unsigned char pk[SL_AGE_KEY_LEN], char *out, size_t outlen);
 

@@ -189,3 +189,51 @@ int sl_identities_load_file(struct sl_identities *ids, const char *path, struct 
     sl_secbuf_release(&text);
     return rc;
 }
+
+int sl_recipients_add(struct sl_recipient **v, size_t *n, const char *s, struct sl_error *err)
+{
+    struct sl_recipient r, *nv;
+
+    if (sl_recipient_parse(s, &r, err) != 0)
+        return -1;
+    if (*n >= SL_AGE_MAX_RECIPIENTS)
+        return sl_error_set(err, SL_ETOOLARGE, "more than %d recipients", SL_AGE_MAX_RECIPIENTS);
+    nv = realloc(*v, (*n + 1) * sizeof(*nv));
+    if (nv == NULL)
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
+    nv[(*n)++] = r;
+    *v = nv;
+    return 0;
+}
+
+int sl_recipients_load_file(struct sl_recipient **v, size_t *n, const char *path,
+                            struct sl_error *err)
+{
+    struct sl_buf text = SL_BUF_INIT(IDENTITY_FILE_MAX);
+    size_t p = 0, lineno = 0;
+    int rc = -1;
+
+    if (sl_file_read(&text, path, IDENTITY_FILE_MAX, err) != 0)
+        return -1;
+    while (p < text.len) {
+        char *nl = memchr(text.ptr + p, '\n', text.len - p);
+        char *line = text.ptr + p;
+        size_t ll = nl == NULL ? text.len - p : (size_t)(nl - line);
+
+        lineno++;
+        p += ll + (nl != NULL);
+        while (ll > 0 && (line[ll - 1] == '\r' || line[ll - 1] == ' ' || line[ll - 1] == '\t'))
+            ll--;
+        line[ll] = '\0';
+        if (ll == 0 || line[0] == '#')
+            continue;
+        if (sl_recipients_add(v, n, line, err) != 0) {
+            sl_error_wrap(err, "%s:%zu", path, lineno);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    sl_buf_release(&text);
+    return rc;
+}
