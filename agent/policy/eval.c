@@ -471,8 +471,7 @@ static bool eval_check(const struct ev *e, const struct check *k, struct fail *f
         struct leafarg a = {k, f, false};
         struct trail t;
         t.n = 0;
-        walk(path_start(e, chosen), chosen, 0, &t, k->op == OP_ABSENT ? leaf_any : leaf_check,
-             &a);
+        walk(path_start(e, chosen), chosen, 0, &t, k->op == OP_ABSENT ? leaf_any : leaf_check, &a);
         return !a.failed;
     }
 }
@@ -483,8 +482,8 @@ static void put_path_prefix(struct sl_buf *b, const struct ev *e, enum path_root
 {
     if (root == ROOT_OBJECT)
         return;
-    if (e->oi->pod_path != NULL && (root == ROOT_POD || e->it->list != NULL ||
-                                    e->it->node == e->oi->pod)) {
+    if (e->oi->pod_path != NULL &&
+        (root == ROOT_POD || e->it->list != NULL || e->it->node == e->oi->pod)) {
         sl_buf_puts(b, e->oi->pod_path, NULL);
         if (root == ROOT_SCOPE && e->it->list != NULL)
             sl_buf_printf(b, NULL, ".%s[%zu]", e->it->list, e->it->index);
@@ -611,8 +610,8 @@ static bool blank(const char *s)
 }
 
 static int report(const struct rule *r, const struct ev *e, const struct fail *f,
-                  const char *default_msg, enum sl_policy_mode mode,
-                  struct sl_policy_report *rep, struct sl_error *err)
+                  const char *default_msg, enum sl_policy_mode mode, struct sl_policy_report *rep,
+                  struct sl_error *err)
 {
     struct sl_policy_finding fd;
     struct sl_buf field = SL_BUF_INIT(4096), msg = SL_BUF_INIT(8192);
@@ -648,8 +647,7 @@ static int report(const struct rule *r, const struct ev *e, const struct fail *f
     snprintf(akey, sizeof(akey), "%s%s", SL_POLICY_EXCEPTION_PREFIX, r->id);
     reason = json_string_value(json_object_get(e->oi->annotations, akey));
     if (reason != NULL && blank(reason)) {
-        sl_buf_printf(&msg, NULL, " (exception annotation %s ignored: the reason is empty)",
-                      akey);
+        sl_buf_printf(&msg, NULL, " (exception annotation %s ignored: the reason is empty)", akey);
         reason = NULL;
     }
     fd.rule = strdup(r->id);
@@ -789,9 +787,8 @@ static int eval_rule_obj(const struct rule *r, const struct objinfo *oi, const s
     return 0;
 }
 
-int sl_policy_check(const struct sl_policy_set *set, const struct sl_objlist *objs,
-                    const char *env, enum sl_policy_mode mode, struct sl_policy_report *rep,
-                    struct sl_error *err)
+int sl_policy_check(const struct sl_policy_set *set, const struct sl_objlist *objs, const char *env,
+                    enum sl_policy_mode mode, struct sl_policy_report *rep, struct sl_error *err)
 {
     struct objinfo *info = NULL;
     int rc = -1;
@@ -882,8 +879,8 @@ json_t *sl_policy_report_json(const struct sl_policy_report *rep)
                               "excepted", fd->excepted, "object", fd->object, "kind", fd->kind,
                               "namespace", fd->namespace, "name", fd->name, "field", fd->field,
                               "origin", fd->origin, "message", fd->message);
-        if (f == NULL || (fd->excepted && json_object_set_new(f, "reason",
-                                                              json_string(fd->reason)) != 0) ||
+        if (f == NULL ||
+            (fd->excepted && json_object_set_new(f, "reason", json_string(fd->reason)) != 0) ||
             json_array_append_new(arr, f) != 0) {
             json_decref(f);
             json_decref(arr);
@@ -892,8 +889,8 @@ json_t *sl_policy_report_json(const struct sl_policy_report *rep)
     }
     o = json_pack("{s:s?, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "environment", rep->env, "mode",
                   sl_policy_mode_name(rep->mode), "objects", (json_int_t)rep->nobjects, "rules",
-                  (json_int_t)rep->nrules, "violations", (json_int_t)rep->nviolations,
-                  "blocking", (json_int_t)rep->nblocking, "excepted", (json_int_t)rep->nexcepted,
-                  "findings", arr);
+                  (json_int_t)rep->nrules, "violations", (json_int_t)rep->nviolations, "blocking",
+                  (json_int_t)rep->nblocking, "excepted", (json_int_t)rep->nexcepted, "findings",
+                  arr);
     return o;
 }

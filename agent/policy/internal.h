@@ -9,7 +9,7 @@
 
 #include "policy.h"
 
-#define PATH_MAX_STEPS 32
+#define PATH_MAX_STEPS  32
 #define CHECK_MAX_DEPTH 8
 
 enum step_type { STEP_KEY, STEP_INDEX, STEP_ALL };

@@ -291,11 +291,21 @@ static const struct {
     const char *name;
     enum op op;
 } ops[] = {
-        {"exists", OP_EXISTS},   {"absent", OP_ABSENT},   {"equals", OP_EQUALS},
-        {"notEquals", OP_NOT_EQUALS}, {"in", OP_IN},       {"notIn", OP_NOT_IN},
-        {"matches", OP_MATCHES}, {"notMatches", OP_NOT_MATCHES}, {"lt", OP_LT},
-        {"le", OP_LE},           {"gt", OP_GT},           {"ge", OP_GE},
-        {"contains", OP_CONTAINS}, {"notContains", OP_NOT_CONTAINS}, {"keysIn", OP_KEYS_IN},
+        {"exists", OP_EXISTS},
+        {"absent", OP_ABSENT},
+        {"equals", OP_EQUALS},
+        {"notEquals", OP_NOT_EQUALS},
+        {"in", OP_IN},
+        {"notIn", OP_NOT_IN},
+        {"matches", OP_MATCHES},
+        {"notMatches", OP_NOT_MATCHES},
+        {"lt", OP_LT},
+        {"le", OP_LE},
+        {"gt", OP_GT},
+        {"ge", OP_GE},
+        {"contains", OP_CONTAINS},
+        {"notContains", OP_NOT_CONTAINS},
+        {"keysIn", OP_KEYS_IN},
 };
 
 static void check_release(struct check *k)
@@ -321,11 +331,10 @@ static void parse_checks(struct px *c, const struct sl_ynode *n, struct check **
 
 static void parse_check(struct px *c, const struct sl_ynode *n, struct check *k, int depth)
 {
-    static const char *const known[] = {"path", "paths", "op",       "value",    "values",
-                                        "ifAbsent", "message", "allOf", "anyOf", "not",
-                                        NULL};
-    const struct sl_ynode *op = NULL, *value = NULL, *values = NULL, *path = NULL,
-                          *paths = NULL, *allof = NULL, *anyof = NULL, *not = NULL;
+    static const char *const known[] = {"path",    "paths", "op",    "value", "values", "ifAbsent",
+                                        "message", "allOf", "anyOf", "not",   NULL};
+    const struct sl_ynode *op = NULL, *value = NULL, *values = NULL, *path = NULL, *paths = NULL,
+                          *allof = NULL, *anyof = NULL, *not = NULL;
     char what[64];
 
     memset(k, 0, sizeof(*k));
@@ -471,8 +480,7 @@ static void parse_check(struct px *c, const struct sl_ynode *n, struct check *k,
     case OP_NOT_IN:
     case OP_KEYS_IN:
         if (values == NULL || value != NULL || values->type != SL_Y_SEQ) {
-            problem(c, values != NULL ? values : n, "%s needs values: a list (and no value)",
-                    what);
+            problem(c, values != NULL ? values : n, "%s needs values: a list (and no value)", what);
             break;
         }
         {
@@ -590,8 +598,7 @@ static void parse_selector(struct px *c, const struct sl_ynode *n, struct match 
                     x->op = opname[0] == 'I' ? SEL_IN : SEL_NOT_IN;
                     if (x->values.n == 0)
                         problem(c, e, "operator %s needs values", opname);
-                } else if (strcmp(opname, "Exists") == 0 ||
-                           strcmp(opname, "DoesNotExist") == 0) {
+                } else if (strcmp(opname, "Exists") == 0 || strcmp(opname, "DoesNotExist") == 0) {
                     x->op = opname[0] == 'E' ? SEL_EXISTS : SEL_NOT_EXISTS;
                     if (x->values.n != 0)
                         problem(c, e, "operator %s takes no values", opname);
@@ -608,10 +615,9 @@ static void parse_selector(struct px *c, const struct sl_ynode *n, struct match 
 
 static void parse_match(struct px *c, const struct sl_ynode *n, struct match *m)
 {
-    static const char *const known[] = {"kinds",        "apiGroups",           "namespaces",
-                                        "excludeNamespaces", "names",          "environments",
-                                        "excludeEnvironments", "labelSelector", "plainInGit",
-                                        NULL};
+    static const char *const known[] = {
+            "kinds",        "apiGroups",           "namespaces",    "excludeNamespaces", "names",
+            "environments", "excludeEnvironments", "labelSelector", "plainInGit",        NULL};
 
     if (!want_map(c, n, "match"))
         return;
@@ -729,10 +735,9 @@ static bool valid_id(const char *s)
 
 static void parse_rule(struct px *c, const struct sl_ynode *n, struct rule *r)
 {
-    static const char *const known[] = {"id",      "description", "severity", "action",
-                                        "enabled", "scope",       "match",    "message",
-                                        "checks",  "require",     "forbidden",
-                                        "containerTypes", NULL};
+    static const char *const known[] = {
+            "id",      "description", "severity", "action",    "enabled",        "scope", "match",
+            "message", "checks",      "require",  "forbidden", "containerTypes", NULL};
     static const char *const sevs[] = {"info", "low", "medium", "high", "critical", NULL};
     bool forbidden = false, have_sev = false;
 
@@ -959,8 +964,8 @@ int sl_policy_parse(struct sl_policy_set *set, const char *data, size_t len, con
     if (c.problems > 0 || sl_diags_count(c.d) > first) {
         size_t extra = sl_diags_count(c.d) - first;
         if (c.d->n > first)
-            sl_error_set(err, SL_EINVAL, extra > 1 ? "%s (and %zu more)" : "%s",
-                         c.d->msgs[first], extra - 1);
+            sl_error_set(err, SL_EINVAL, extra > 1 ? "%s (and %zu more)" : "%s", c.d->msgs[first],
+                         extra - 1);
         else
             sl_error_set(err, SL_EINVAL, "%s: invalid policy file", name);
         goto done;

@@ -48,14 +48,14 @@ struct sl_policy_finding {
     char *rule;        /* rule id */
     char *description; /* the rule's description */
     enum sl_policy_severity severity;
-    bool blocking;   /* counts against the revision (enforce mode, deny rule) */
-    bool excepted;   /* granted by annotation; reason holds why */
-    char *reason;    /* exception reason, NULL unless excepted */
-    char *object;    /* "Deployment shop/web" */
+    bool blocking; /* counts against the revision (enforce mode, deny rule) */
+    bool excepted; /* granted by annotation; reason holds why */
+    char *reason;  /* exception reason, NULL unless excepted */
+    char *object;  /* "Deployment shop/web" */
     char *kind, *namespace, *name;
-    char *field;     /* the offending field ("spec.template.spec.containers[0].image"), or "" */
-    char *message;   /* "Deployment shop/web container \"web\" does not set runAsNonRoot" */
-    char *origin;    /* "environments/prod/deploy.yaml:23" or "generated" */
+    char *field;   /* the offending field ("spec.template.spec.containers[0].image"), or "" */
+    char *message; /* "Deployment shop/web container \"web\" does not set runAsNonRoot" */
+    char *origin;  /* "environments/prod/deploy.yaml:23" or "generated" */
 };
 
 struct sl_policy_report {
@@ -69,7 +69,10 @@ struct sl_policy_report {
     size_t nobjects, nrules;
 };
 
-#define SL_POLICY_REPORT_INIT {NULL, SL_POLICY_OFF, NULL, 0, 0, 0, 0, 0, 0, 0}
+#define SL_POLICY_REPORT_INIT                                                                      \
+    {                                                                                              \
+        NULL, SL_POLICY_OFF, NULL, 0, 0, 0, 0, 0, 0, 0                                             \
+    }
 
 int sl_policy_set_new(struct sl_policy_set **out, struct sl_error *err);
 void sl_policy_set_free(struct sl_policy_set *set);
@@ -103,7 +106,7 @@ int sl_policy_default_dir(struct sl_buf *out, struct sl_error *err);
 int sl_policy_set_load(struct sl_policy_set **out, const char *const *dirs, size_t ndirs,
                        const struct sl_config *cfg, struct sl_diags *diags, struct sl_error *err);
 
-size_t sl_policy_set_count(const struct sl_policy_set *set);      /* enabled rules */
+size_t sl_policy_set_count(const struct sl_policy_set *set); /* enabled rules */
 const char *sl_policy_rule_id(const struct sl_policy_set *set, size_t i);
 
 /*
@@ -112,9 +115,8 @@ const char *sl_policy_rule_id(const struct sl_policy_set *set, size_t i);
  * (SL_POLICY_REPORT_INIT); findings are appended. Returns the number of
  * blocking violations (>= 0) or -1 on an internal error (out of memory).
  */
-int sl_policy_check(const struct sl_policy_set *set, const struct sl_objlist *objs,
-                    const char *env, enum sl_policy_mode mode, struct sl_policy_report *rep,
-                    struct sl_error *err);
+int sl_policy_check(const struct sl_policy_set *set, const struct sl_objlist *objs, const char *env,
+                    enum sl_policy_mode mode, struct sl_policy_report *rep, struct sl_error *err);
 void sl_policy_report_release(struct sl_policy_report *rep);
 
 /*

@@ -76,16 +76,35 @@ int sl_quantity_parse(const char *s, __int128 *nano)
         exp10 = esign * e;
     } else if (p[1] == '\0') {
         switch (p[0]) {
-        case 'n': exp10 = -9; break;
-        case 'u': exp10 = -6; break;
-        case 'm': exp10 = -3; break;
-        case 'k': exp10 = 3; break;
-        case 'M': exp10 = 6; break;
-        case 'G': exp10 = 9; break;
-        case 'T': exp10 = 12; break;
-        case 'P': exp10 = 15; break;
-        case 'E': exp10 = 18; break;
-        default: return -1;
+        case 'n':
+            exp10 = -9;
+            break;
+        case 'u':
+            exp10 = -6;
+            break;
+        case 'm':
+            exp10 = -3;
+            break;
+        case 'k':
+            exp10 = 3;
+            break;
+        case 'M':
+            exp10 = 6;
+            break;
+        case 'G':
+            exp10 = 9;
+            break;
+        case 'T':
+            exp10 = 12;
+            break;
+        case 'P':
+            exp10 = 15;
+            break;
+        case 'E':
+            exp10 = 18;
+            break;
+        default:
+            return -1;
         }
     } else {
         return -1;

@@ -56,11 +56,28 @@ static void test_values(void **state)
 
 static void test_rejects(void **state)
 {
-    static const char *const bad[] = {"",     "m",    "1.2.3", "1x",    "1Ki2",  "1KI",
-                                      "1ki",  "Gi",   "1 Gi",  "1e",    "1e+",   "1e3.5",
-                                      "1ee3", "--1",  "1Mii",  "1e1000", "abc",  "1,5",
-                                      "9999999999999999999999999999999999999", "1e61",
-                                      "999999999Ei", " 1"};
+    static const char *const bad[] = {"",
+                                      "m",
+                                      "1.2.3",
+                                      "1x",
+                                      "1Ki2",
+                                      "1KI",
+                                      "1ki",
+                                      "Gi",
+                                      "1 Gi",
+                                      "1e",
+                                      "1e+",
+                                      "1e3.5",
+                                      "1ee3",
+                                      "--1",
+                                      "1Mii",
+                                      "1e1000",
+                                      "abc",
+                                      "1,5",
+                                      "9999999999999999999999999999999999999",
+                                      "1e61",
+                                      "999999999Ei",
+                                      " 1"};
     __int128 v;
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

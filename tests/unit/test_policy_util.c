@@ -1,7 +1,8 @@
-/* Shared helpers of the policy tests: objects from YAML fixtures. */
-#ifndef TEST_POLICY_UTIL_H
-#define TEST_POLICY_UTIL_H
-
+/*
+ * Shared helpers of the policy tests and benchmark: objects from YAML
+ * fixtures (the renderer's job in the product), so the engine is tested on
+ * its own.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +12,14 @@
 #include "policy.h"
 #include "yamltree.h"
 
+int tp_objects_from_yaml(struct sl_objlist *l, const char *data, size_t len, const char *name,
+                         struct sl_error *err);
+int tp_objects_from_file(struct sl_objlist *l, const char *path, const char *name,
+                         struct sl_error *err);
+
 /* Every document of a YAML text becomes an object with origin name:line. */
-static inline int tp_objects_from_yaml(struct sl_objlist *l, const char *data, size_t len,
-                                       const char *name, struct sl_error *err)
+int tp_objects_from_yaml(struct sl_objlist *l, const char *data, size_t len, const char *name,
+                         struct sl_error *err)
 {
     struct sl_ystream *ys = NULL;
     int rc = -1;
@@ -35,8 +41,8 @@ done:
     return rc;
 }
 
-static inline int tp_objects_from_file(struct sl_objlist *l, const char *path, const char *name,
-                                       struct sl_error *err)
+int tp_objects_from_file(struct sl_objlist *l, const char *path, const char *name,
+                         struct sl_error *err)
 {
     struct sl_buf b = SL_BUF_INIT(SL_FILE_MAX);
     int rc = -1;
@@ -45,5 +51,3 @@ static inline int tp_objects_from_file(struct sl_objlist *l, const char *path, c
     sl_buf_release(&b);
     return rc;
 }
-
-#endif
