@@ -25,9 +25,11 @@ static int setup(void **state)
     testutil_write(dir, "base/a.yaml", "kind: A\n", 0644);
     testutil_write(dir, "base/b.yaml", "kind: B\n", 0644);
     snprintf(p, sizeof(p), "%s/base/evil", dir);
-    symlink("/etc/hostname", p);
+    if (symlink("/etc/hostname", p) != 0)
+        return -1;
     snprintf(p, sizeof(p), "%s/base/good", dir);
-    symlink("a.yaml", p);
+    if (symlink("a.yaml", p) != 0)
+        return -1;
     *state = dir;
     return 0;
 }
