@@ -303,9 +303,14 @@ static int b64_opt(struct sl_secret **dst, const json_t *obj, const char *key, c
     if (s == NULL)
         return 0;
     len = strlen(s);
-    sec = sl_secret_new(NULL, len, err);
+    sec = calloc(1, sizeof(*sec));
     if (sec == NULL)
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
+    sec->ptr = sl_secure_alloc(len + 1, err);
+    if (sec->ptr == NULL) {
+        free(sec);
         return -1;
+    }
     if (sodium_base642bin(sec->ptr, len, s, len, " \t\r\n", &binlen, NULL,
                           sodium_base64_VARIANT_ORIGINAL) != 0) {
         sl_secret_free(sec);
