@@ -1,0 +1,899 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <git2.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "repo.h"
+
+struct ssrc_repo {
+    git_repository *git;
+    char *path;
+};
+
+static int lib_init(struct ssrc_error *err)
+{
+    int rc = git_libgit2_init();
+
+    if (rc < 0)
+        return ssrc_error_git(err, rc, "initialising libgit2");
+    return 0;
+}
+
+static int wrap_repo(git_repository *g, struct ssrc_repo **out, struct ssrc_error *err)
+{
+    struct ssrc_repo *r = calloc(1, sizeof(*r));
+
+    if (r == NULL || (r->path = strdup(git_repository_path(g))) == NULL) {
+        free(r);
+        git_repository_free(g);
+        git_libgit2_shutdown();
+        return ssrc_error_set(err, SSRC_ENOMEM, "out of memory");
+    }
+    r->git = g;
+    *out = r;
+    return 0;
+}
+
+int ssrc_cache_open(const char *dir, struct ssrc_repo **out, struct ssrc_error *err)
+{
+    git_repository *g = NULL;
+    int rc;
+
+    *out = NULL;
+    if (lib_init(err) != 0)
+        return -1;
+    rc = git_repository_open_bare(&g, dir);
+    if (rc == GIT_ENOTFOUND) {
+        git_repository_init_options io;
+        git_repository_init_options_init(&io, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+        io.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH |
+                   GIT_REPOSITORY_INIT_NO_REINIT;
+        io.mode = GIT_REPOSITORY_INIT_SHARED_UMASK;
+        rc = git_repository_init_ext(&g, dir, &io);
+    }
+    if (rc < 0) {
+        git_libgit2_shutdown();
+        return ssrc_error_git(err, rc, "%s: opening the git cache", dir);
+    }
+    return wrap_repo(g, out, err);
+}
+
+int ssrc_repo_open(const char *path, struct ssrc_repo **out, struct ssrc_error *err)
+{
+    git_repository *g = NULL;
+    int rc;
+
+    *out = NULL;
+    if (lib_init(err) != 0)
+        return -1;
+    rc = git_repository_open_ext(&g, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+    if (rc < 0) {
+        git_libgit2_shutdown();
+        return ssrc_error_git(err, rc, "%s: opening the repository", path);
+    }
+    return wrap_repo(g, out, err);
+}
+
+void ssrc_repo_free(struct ssrc_repo *r)
+{
+    if (r == NULL)
+        return;
+    git_repository_free(r->git);
+    free(r->path);
+    free(r);
+    git_libgit2_shutdown();
+}
+
+const char *ssrc_repo_path(const struct ssrc_repo *r)
+{
+    return r->path;
+}
+
+git_repository *ssrc__repo_git(struct ssrc_repo *r);
+git_repository *ssrc__repo_git(struct ssrc_repo *r)
+{
+    return r->git;
+}
+
+/* ---- refs ---- */
+
+static int ref_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct ssrc_ref *)a)->name, ((const struct ssrc_ref *)b)->name);
+}
+
+static bool wanted_ref(const char *name)
+{
+    return strncmp(name, "refs/heads/", 11) == 0 || strncmp(name, "refs/tags/", 10) == 0;
+}
+
+static int refs_push(struct ssrc_refs *out, size_t *cap, const char *name, struct ssrc_error *err)
+{
+    if (out->n >= SSRC_MAX_REFS)
+        return ssrc_error_set(err, SSRC_ETOOLARGE, "more than %d refs", SSRC_MAX_REFS);
+    if (out->n == *cap) {
+        size_t nc = *cap == 0 ? 64 : *cap * 2;
+        struct ssrc_ref *nv = realloc(out->v, nc * sizeof(*nv));
+        if (nv == NULL)
+            return ssrc_error_set(err, SSRC_ENOMEM, "out of memory");
+        out->v = nv;
+        *cap = nc;
+    }
+    memset(&out->v[out->n], 0, sizeof(out->v[0]));
+    if ((out->v[out->n].name = strdup(name)) == NULL)
+        return ssrc_error_set(err, SSRC_ENOMEM, "out of memory");
+    out->n++;
+    return 0;
+}
+
+int ssrc_refs_list(struct ssrc_repo *r, struct ssrc_refs *out, struct ssrc_error *err)
+{
+    git_reference_iterator *it = NULL;
+    git_reference *ref = NULL;
+    size_t cap = 0;
+    int rc = -1, grc;
+
+    out->v = NULL;
+    out->n = 0;
+    if ((grc = git_reference_iterator_new(&it, r->git)) < 0) {
+        ssrc_error_git(err, grc, "listing refs");
+        goto done;
+    }
+    while ((grc = git_reference_next(&ref, it)) == 0) {
+        const char *name = git_reference_name(ref);
+        git_object *peeled = NULL;
+        const git_oid *target;
+        struct ssrc_ref *e;
+        if (!wanted_ref(name) || git_reference_type(ref) != GIT_REFERENCE_DIRECT) {
+            git_reference_free(ref);
+            ref = NULL;
+            continue;
+        }
+        if (refs_push(out, &cap, name, err) != 0)
+            goto done;
+        e = &out->v[out->n - 1];
+        target = git_reference_target(ref);
+        git_oid_tostr(e->oid, sizeof(e->oid), target);
+        if (git_reference_peel(&peeled, ref, GIT_OBJECT_COMMIT) == 0) {
+            git_oid_tostr(e->commit, sizeof(e->commit), git_object_id(peeled));
+            e->annotated = git_oid_cmp(git_object_id(peeled), target) != 0;
+            git_object_free(peeled);
+        }
+        git_error_clear();
+        git_reference_free(ref);
+        ref = NULL;
+    }
+    if (grc != GIT_ITEROVER) {
+        ssrc_error_git(err, grc, "listing refs");
+        goto done;
+    }
+    if (out->n > 0)
+        qsort(out->v, out->n, sizeof(out->v[0]), ref_cmp);
+    rc = 0;
+done:
+    git_reference_free(ref);
+    git_reference_iterator_free(it);
+    if (rc != 0)
+        ssrc_refs_release(out);
+    return rc;
+}
+
+const struct ssrc_ref *ssrc_refs_find(const struct ssrc_refs *refs, const char *name)
+{
+    struct ssrc_ref key = {0};
+
+    if (refs == NULL || refs->n == 0)
+        return NULL;
+    key.name = (char *)(uintptr_t)name;
+    return bsearch(&key, refs->v, refs->n, sizeof(refs->v[0]), ref_cmp);
+}
+
+void ssrc_refs_release(struct ssrc_refs *refs)
+{
+    if (refs == NULL)
+        return;
+    for (size_t i = 0; i < refs->n; i++)
+        free(refs->v[i].name);
+    free(refs->v);
+    refs->v = NULL;
+    refs->n = 0;
+}
+
+int ssrc_is_ancestor(struct ssrc_repo *r, const char *anc, const char *desc)
+{
+    git_oid a, d;
+    int rc;
+
+    if (git_oid_fromstr(&a, anc) != 0 || git_oid_fromstr(&d, desc) != 0)
+        return 0;
+    if (git_oid_equal(&a, &d))
+        return 1;
+    rc = git_graph_descendant_of(r->git, &d, &a);
+    git_error_clear();
+    return rc == 1;
+}
+
+/* ---- known_hosts ---- */
+
+static bool kh_glob(const char *p, const char *pe, const char *s)
+{
+    while (p < pe) {
+        if (*p == '*') {
+            p++;
+            if (p == pe)
+                return true;
+            for (; *s != '\0'; s++)
+                if (kh_glob(p, pe, s))
+                    return true;
+            return false;
+        }
+        if (*s == '\0' || (*p != '?' && *p != *s))
+            return false;
+        p++;
+        s++;
+    }
+    return *s == '\0';
+}
+
+static bool kh_host_match(const char *list, size_t len, const char *host)
+{
+    const char *p = list, *end = list + len;
+    bool ok = false;
+
+    while (p < end) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        const char *pe = c != NULL ? c : end;
+        bool neg = *p == '!';
+        if (kh_glob(p + neg, pe, host)) {
+            if (neg)
+                return false;
+            ok = true;
+        }
+        p = c != NULL ? c + 1 : end;
+    }
+    return ok;
+}
+
+int ssrc_known_hosts_check(const char *text, size_t len, const char *host, int port,
+                           const unsigned char *key, size_t keylen, struct ssrc_error *err)
+{
+    char name[300];
+    const char *p = text, *end = text + len;
+    bool seen_host = false, hashed = false;
+
+    if (port == 22 || port <= 0)
+        snprintf(name, sizeof(name), "%s", host);
+    else
+        snprintf(name, sizeof(name), "[%s]:%d", host, port);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl != NULL ? nl : end;
+        const char *f[5];
+        size_t fl[5], nf = 0;
+        const char *q = p;
+        bool revoked = false;
+        unsigned char blob[2048];
+        size_t bloblen = 0;
+        p = nl != NULL ? nl + 1 : end;
+        while (nf < 5) {
+            while (q < le && (*q == ' ' || *q == '\t' || *q == '\r'))
+                q++;
+            if (q >= le || (nf == 0 && *q == '#'))
+                break;
+            f[nf] = q;
+            while (q < le && *q != ' ' && *q != '\t' && *q != '\r')
+                q++;
+            fl[nf] = (size_t)(q - f[nf]);
+            nf++;
+        }
+        if (nf > 0 && f[0][0] == '@') {
+            if (fl[0] == 8 && memcmp(f[0], "@revoked", 8) == 0)
+                revoked = true;
+            else
+                continue; /* @cert-authority: certificates are not supported */
+            memmove(f, f + 1, sizeof(f[0]) * 4);
+            memmove(fl, fl + 1, sizeof(fl[0]) * 4);
+            nf--;
+        }
+        if (nf < 3)
+            continue;
+        if (f[0][0] == '|') {
+            hashed = true;
+            continue;
+        }
+        if (!kh_host_match(f[0], fl[0], name))
+            continue;
+        if (sodium_base642bin(blob, sizeof(blob), f[2], fl[2], NULL, &bloblen, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0)
+            continue;
+        if (bloblen == keylen && memcmp(blob, key, keylen) == 0) {
+            if (revoked)
+                return ssrc_error_set(err, SSRC_EAUTH, "host key of %s is marked @revoked", name);
+            return 0;
+        }
+        if (!revoked)
+            seen_host = true;
+    }
+    if (seen_host)
+        return ssrc_error_set(err, SSRC_EAUTH,
+                              "host key of %s does not match known_hosts (changed host key?): "
+                              "refusing to connect",
+                              name);
+    return ssrc_error_set(err, SSRC_EAUTH, "host %s is not in known_hosts%s: refusing to connect",
+                          name,
+                          hashed ? " (hashed entries are not supported; use ssh-keyscan "
+                                   "without -H)"
+                                 : "");
+}
+
+/* ---- polling ---- */
+
+struct poll_ctx {
+    const struct ssrc_remote_opts *o;
+    int64_t deadline_ms;
+    int cred_tries;
+    char host[256];
+    int port;
+    char *known_hosts;
+    size_t known_hosts_len;
+    struct ssrc_error cb_err; /* the reason a callback gave up */
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int check_deadline(struct poll_ctx *c)
+{
+    if (now_ms() > c->deadline_ms) {
+        ssrc_error_set(&c->cb_err, SSRC_ETIMEOUT, "timed out after %lld ms",
+                       (long long)c->o->timeout_ms);
+        return -1;
+    }
+    return 0;
+}
+
+static int cb_progress(const git_indexer_progress *stats, void *payload)
+{
+    (void)stats;
+    return check_deadline(payload);
+}
+
+static int cb_sideband(const char *str, int len, void *payload)
+{
+    (void)str;
+    (void)len;
+    return check_deadline(payload);
+}
+
+static int cb_cred(git_credential **out, const char *url, const char *user_from_url,
+                   unsigned int allowed, void *payload)
+{
+    struct poll_ctx *c = payload;
+    const struct ssrc_remote_opts *o = c->o;
+
+    (void)url;
+    if (check_deadline(c) != 0)
+        return GIT_EUSER;
+    if (allowed & GIT_CREDENTIAL_USERNAME)
+        return git_credential_username_new(out, user_from_url != NULL ? user_from_url : "git");
+    if (c->cred_tries++ > 0) {
+        ssrc_error_set(&c->cb_err, SSRC_EAUTH,
+                       "authentication failed: the server rejected the configured credentials");
+        return GIT_EAUTH;
+    }
+    if ((allowed & GIT_CREDENTIAL_SSH_KEY) && o->ssh_key_file != NULL)
+        return git_credential_ssh_key_new(out, user_from_url != NULL ? user_from_url : "git", NULL,
+                                          o->ssh_key_file, NULL);
+    if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && o->username != NULL && o->password != NULL)
+        return git_credential_userpass_plaintext_new(out, o->username, o->password);
+    if (o->token != NULL)
+        ssrc_error_set(&c->cb_err, SSRC_EAUTH,
+                       "authentication failed: the server rejected the token");
+    else
+        ssrc_error_set(&c->cb_err, SSRC_EAUTH,
+                       "the server asks for credentials and none are configured for this URL");
+    return GIT_EAUTH;
+}
+
+static int cb_cert(git_cert *cert, int valid, const char *host, void *payload)
+{
+    struct poll_ctx *c = payload;
+
+    if (cert->cert_type == GIT_CERT_HOSTKEY_LIBSSH2) {
+        const git_cert_hostkey *hk = (const git_cert_hostkey *)cert;
+        if (!(hk->type & GIT_CERT_SSH_RAW)) {
+            ssrc_error_set(&c->cb_err, SSRC_EAUTH, "ssh: the host key of %s is not available",
+                           host);
+            return GIT_ECERTIFICATE;
+        }
+        if (c->known_hosts == NULL) {
+            ssrc_error_set(&c->cb_err, SSRC_EAUTH,
+                           "ssh: no known_hosts file configured (source.knownHostsFile)");
+            return GIT_ECERTIFICATE;
+        }
+        if (ssrc_known_hosts_check(c->known_hosts, c->known_hosts_len, host, c->port,
+                                   (const unsigned char *)hk->hostkey, hk->hostkey_len,
+                                   &c->cb_err) != 0)
+            return GIT_ECERTIFICATE;
+        return 0;
+    }
+    if (valid)
+        return 0;
+    if (c->o->insecure)
+        return 0;
+    ssrc_error_set(&c->cb_err, SSRC_EAUTH,
+                   "TLS certificate of %s is not trusted (set source.caFile, or source.insecure "
+                   "to skip verification)",
+                   host);
+    return GIT_ECERTIFICATE;
+}
+
+/* Host and port of an ssh URL ("ssh://u@h:p/x" or "u@h:x"). */
+static void ssh_host_port(const char *url, char *host, size_t size, int *port)
+{
+    const char *p = url, *at, *end;
+
+    *port = 22;
+    host[0] = '\0';
+    if (strncmp(p, "ssh://", 6) == 0 || strncmp(p, "git+ssh://", 10) == 0 ||
+        strncmp(p, "ssh+git://", 10) == 0) {
+        p = strstr(p, "://") + 3;
+        end = p + strcspn(p, "/");
+        at = memchr(p, '@', (size_t)(end - p));
+        if (at != NULL)
+            p = at + 1;
+        if (*p == '[') {
+            const char *rb = memchr(p, ']', (size_t)(end - p));
+            if (rb != NULL) {
+                snprintf(host, size, "%.*s", (int)(rb - p - 1), p + 1);
+                if (rb[1] == ':')
+                    *port = (int)strtol(rb + 2, NULL, 10);
+                return;
+            }
+        }
+        {
+            const char *colon = memchr(p, ':', (size_t)(end - p));
+            const char *he = colon != NULL ? colon : end;
+            snprintf(host, size, "%.*s", (int)(he - p), p);
+            if (colon != NULL)
+                *port = (int)strtol(colon + 1, NULL, 10);
+        }
+        return;
+    }
+    end = p + strcspn(p, ":");
+    at = memchr(p, '@', (size_t)(end - p));
+    if (at != NULL)
+        p = at + 1;
+    snprintf(host, size, "%.*s", (int)(end - p), p);
+}
+
+static bool is_ssh_url(const char *url)
+{
+    const char *colon, *slash;
+
+    if (strncmp(url, "ssh://", 6) == 0 || strncmp(url, "git+ssh://", 10) == 0 ||
+        strncmp(url, "ssh+git://", 10) == 0)
+        return true;
+    if (strstr(url, "://") != NULL || url[0] == '/' || url[0] == '.')
+        return false;
+    colon = strchr(url, ':');
+    slash = strchr(url, '/');
+    return colon != NULL && (slash == NULL || colon < slash);
+}
+
+static int read_small_file(const char *path, size_t max, char **out, size_t *len,
+                           struct ssrc_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    char *buf = NULL;
+    size_t got = 0;
+
+    if (fd < 0)
+        return ssrc_error_set(err, SSRC_EIO, "%s: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+        close(fd);
+        return ssrc_error_set(err, SSRC_EIO, "%s: not a regular file of at most %zu bytes", path,
+                              max);
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL) {
+        close(fd);
+        return ssrc_error_set(err, SSRC_ENOMEM, "out of memory");
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    buf[got] = '\0';
+    *out = buf;
+    *len = got;
+    return 0;
+}
+
+struct adv {
+    char *name;
+    git_oid oid;
+};
+
+static int adv_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct adv *)a)->name, ((const struct adv *)b)->name);
+}
+
+/* One connect + ls (+ download + ref update when changed). */
+static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_strarray *headers,
+                     struct ssrc_poll_result *res, struct ssrc_error *err)
+{
+    static char spec_heads[] = "+refs/heads/*:refs/heads/*",
+                spec_tags[] = "+refs/tags/*:refs/tags/*";
+    char *specs[] = {spec_heads, spec_tags};
+    git_strarray refspecs = {specs, 2};
+    git_remote *remote = NULL;
+    git_remote_callbacks cbs;
+    git_proxy_options proxy;
+    git_fetch_options fo;
+    const git_remote_head **heads = NULL;
+    struct ssrc_refs local = {0};
+    struct adv *adv = NULL;
+    size_t nheads = 0, nadv = 0;
+    git_odb *odb = NULL;
+    bool changed = false;
+    int rc = -1, grc;
+
+    git_remote_init_callbacks(&cbs, GIT_REMOTE_CALLBACKS_VERSION);
+    git_proxy_options_init(&proxy, GIT_PROXY_OPTIONS_VERSION);
+    git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+    cbs.credentials = cb_cred;
+    cbs.certificate_check = cb_cert;
+    cbs.transfer_progress = cb_progress;
+    cbs.sideband_progress = cb_sideband;
+    cbs.payload = c;
+    c->cred_tries = 0;
+    ssrc_error_clear(&c->cb_err);
+    if ((grc = git_remote_create_anonymous(&remote, cache->git, c->o->url)) < 0) {
+        ssrc_error_git(err, grc, "%s", c->o->url);
+        goto done;
+    }
+    if ((grc = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cbs, &proxy, headers)) < 0 ||
+        (grc = git_remote_ls(&heads, &nheads, remote)) < 0) {
+        if (c->cb_err.code != SSRC_OK)
+            ssrc_error_set(err, c->cb_err.code, "%s", c->cb_err.msg);
+        else
+            ssrc_error_git(err, grc, "listing remote refs");
+        goto done;
+    }
+    if (nheads > SSRC_MAX_REFS) {
+        ssrc_error_set(err, SSRC_ETOOLARGE, "the remote advertises more than %d refs",
+                       SSRC_MAX_REFS);
+        goto done;
+    }
+    adv = calloc(nheads + 1, sizeof(*adv));
+    if (adv == NULL) {
+        ssrc_error_set(err, SSRC_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nheads; i++) {
+        const char *n = heads[i]->name;
+        size_t l = strlen(n);
+        int valid = 0;
+        if (!wanted_ref(n) || (l > 3 && strcmp(n + l - 3, "^{}") == 0))
+            continue;
+        if (git_reference_name_is_valid(&valid, n) < 0 || !valid)
+            continue;
+        adv[nadv].name = (char *)(uintptr_t)n;
+        git_oid_cpy(&adv[nadv].oid, &heads[i]->oid);
+        nadv++;
+    }
+    qsort(adv, nadv, sizeof(*adv), adv_cmp);
+    res->nrefs = nadv;
+    if (ssrc_refs_list(cache, &local, err) != 0)
+        goto done;
+    if (local.n != nadv) {
+        changed = true;
+    } else {
+        for (size_t i = 0; i < nadv && !changed; i++) {
+            char hex[SSRC_OID_HEX];
+            git_oid_tostr(hex, sizeof(hex), &adv[i].oid);
+            changed = strcmp(local.v[i].name, adv[i].name) != 0 || strcmp(local.v[i].oid, hex) != 0;
+        }
+    }
+    res->changed = changed;
+    if (!changed) {
+        rc = 0;
+        goto done;
+    }
+    fo.callbacks = cbs;
+    fo.prune = GIT_FETCH_NO_PRUNE;
+    fo.update_fetchhead = 0;
+    fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    fo.custom_headers = *headers;
+    if ((grc = git_remote_download(remote, &refspecs, &fo)) < 0) {
+        if (c->cb_err.code != SSRC_OK)
+            ssrc_error_set(err, c->cb_err.code, "%s", c->cb_err.msg);
+        else
+            ssrc_error_git(err, grc, "fetching");
+        goto done;
+    }
+    res->received_bytes = git_remote_stats(remote)->received_bytes;
+    if ((grc = git_repository_odb(&odb, cache->git)) < 0) {
+        ssrc_error_git(err, grc, "opening the object database");
+        goto done;
+    }
+    /* Every advertised object must be here before any ref moves. */
+    for (size_t i = 0; i < nadv; i++) {
+        if (!git_odb_exists(odb, &adv[i].oid)) {
+            char hex[SSRC_OID_HEX];
+            git_oid_tostr(hex, sizeof(hex), &adv[i].oid);
+            ssrc_error_set(err, SSRC_EPARSE, "fetch incomplete: %s (%s) was not received",
+                           adv[i].name, hex);
+            goto done;
+        }
+    }
+    for (size_t i = 0; i < nadv; i++) {
+        git_reference *ref = NULL;
+        grc = git_reference_create(&ref, cache->git, adv[i].name, &adv[i].oid, 1, "sluice fetch");
+        git_reference_free(ref);
+        if (grc < 0) {
+            ssrc_error_git(err, grc, "updating %s", adv[i].name);
+            goto done;
+        }
+    }
+    for (size_t i = 0; i < local.n; i++) {
+        struct adv key = {local.v[i].name, {{0}}};
+        if (bsearch(&key, adv, nadv, sizeof(*adv), adv_cmp) == NULL &&
+            (grc = git_reference_remove(cache->git, local.v[i].name)) < 0) {
+            ssrc_error_git(err, grc, "removing %s", local.v[i].name);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    git_odb_free(odb);
+    ssrc_refs_release(&local);
+    free(adv);
+    if (remote != NULL) {
+        git_remote_disconnect(remote);
+        git_remote_free(remote);
+    }
+    return rc;
+}
+
+static bool retryable(enum ssrc_code code)
+{
+    return code == SSRC_ENET || code == SSRC_EGENERIC || code == SSRC_EIO;
+}
+
+int ssrc_poll(struct ssrc_repo *cache, const struct ssrc_remote_opts *o,
+              struct ssrc_poll_result *res, struct ssrc_error *err)
+{
+    struct poll_ctx c;
+    char *hdr = NULL;
+    char *hdrs[1];
+    git_strarray headers = {hdrs, 0};
+    unsigned attempts = o->attempts != 0 ? o->attempts : 3;
+    int64_t backoff = o->backoff_ms > 0 ? o->backoff_ms : 500;
+    int64_t timeout = o->timeout_ms > 0 ? o->timeout_ms : 60000;
+    struct ssrc_error last = SSRC_ERROR_INIT;
+    int rc = -1;
+
+    memset(res, 0, sizeof(*res));
+    memset(&c, 0, sizeof(c));
+    c.o = o;
+    c.deadline_ms = now_ms() + timeout;
+    if (o->url == NULL || o->url[0] == '\0')
+        return ssrc_error_set(err, SSRC_EINVAL, "no source URL configured");
+    if (is_ssh_url(o->url)) {
+        ssh_host_port(o->url, c.host, sizeof(c.host), &c.port);
+        if (o->known_hosts_file == NULL)
+            return ssrc_error_set(err, SSRC_EINVAL,
+                                  "%s: ssh needs source.knownHostsFile (unknown host keys are "
+                                  "refused)",
+                                  o->url);
+        if (read_small_file(o->known_hosts_file, 1 << 20, &c.known_hosts, &c.known_hosts_len,
+                            err) != 0)
+            return -1;
+    }
+    if (o->ca_file != NULL) {
+        int grc = git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, o->ca_file, NULL);
+        if (grc < 0) {
+            ssrc_error_git(err, grc, "%s: loading the CA file", o->ca_file);
+            goto done;
+        }
+    }
+    if (o->token != NULL) {
+        size_t n = strlen(o->token) + sizeof("Authorization: Bearer ");
+        /* The header holds the token: keep it in guarded memory, wiped on free. */
+        hdr = sodium_malloc(n);
+        if (hdr == NULL) {
+            ssrc_error_set(err, SSRC_ENOMEM, "out of memory");
+            goto done;
+        }
+        snprintf(hdr, n, "Authorization: Bearer %s", o->token);
+        hdrs[0] = hdr;
+        headers.count = 1;
+    }
+    for (unsigned i = 0; i < attempts; i++) {
+        int64_t delay, left;
+        ssrc_error_clear(&last);
+        res->attempts = i + 1;
+        if (poll_once(cache, &c, &headers, res, &last) == 0) {
+            rc = 0;
+            goto done;
+        }
+        if (!retryable(last.code) || i + 1 == attempts)
+            break;
+        delay = backoff << i;
+        delay += (int64_t)randombytes_uniform((uint32_t)(delay / 2 + 1));
+        left = c.deadline_ms - now_ms();
+        if (left <= delay)
+            break;
+        {
+            struct timespec ts = {(time_t)(delay / 1000), (long)(delay % 1000) * 1000000L};
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
+        }
+    }
+    ssrc_error_set(err, last.code, "%s", last.msg);
+    if (res->attempts > 1)
+        ssrc_error_wrap(err, "%s (after %u attempts)", o->url, res->attempts);
+    else
+        ssrc_error_wrap(err, "%s", o->url);
+done:
+    sodium_free(hdr);
+    free(c.known_hosts);
+    return rc;
+}
+
+/* ---- signatures ---- */
+
+static void who_copy(char *who, size_t size, const char *p)
+{
+    if (who != NULL && size > 0)
+        snprintf(who, size, "%s", p);
+}
+
+static int verify_blob(const char *sigtext, size_t siglen, const void *data, size_t len,
+                       int64_t when, const struct ssrc_signers *signers, char *who, size_t whosize,
+                       struct ssrc_error *err)
+{
+    struct ssrc_sshsig sig;
+    const char *principals = NULL;
+
+    if (memmem(sigtext, siglen, SSRC_SSHSIG_ARMOR_BEGIN, strlen(SSRC_SSHSIG_ARMOR_BEGIN)) == NULL) {
+        if (memmem(sigtext, siglen, "-----BEGIN PGP", 14) != NULL)
+            return ssrc_error_set(err, SSRC_EUNSUPPORTED,
+                                  "OpenPGP signatures are not supported (only SSH ed25519)");
+        return ssrc_error_set(err, SSRC_EUNSUPPORTED, "unknown signature format");
+    }
+    if (ssrc_sshsig_parse_armored(sigtext, siglen, &sig, err) != 0 ||
+        ssrc_sshsig_verify(&sig, data, len, "git", err) != 0 ||
+        ssrc_signers_check(signers, &sig, "git", when, &principals, err) != 0)
+        return -1;
+    who_copy(who, whosize, principals);
+    return 0;
+}
+
+int ssrc_verify_commit(struct ssrc_repo *r, const char *commit, const struct ssrc_signers *signers,
+                       char *who, size_t whosize, struct ssrc_error *err)
+{
+    git_buf sig = GIT_BUF_INIT, data = GIT_BUF_INIT;
+    git_commit *c = NULL;
+    git_oid oid;
+    int rc = -1, grc;
+    char shortid[8];
+
+    snprintf(shortid, sizeof(shortid), "%.7s", commit);
+    if (git_oid_fromstr(&oid, commit) != 0)
+        return ssrc_error_set(err, SSRC_EINVAL, "commit %s: not an object id", shortid);
+    if ((grc = git_commit_lookup(&c, r->git, &oid)) < 0) {
+        ssrc_error_git(err, grc, "commit %s", shortid);
+        goto done;
+    }
+    grc = git_commit_extract_signature(&sig, &data, r->git, &oid, NULL);
+    if (grc == GIT_ENOTFOUND) {
+        git_error_clear();
+        ssrc_error_set(err, SSRC_ECRYPTO, "commit %s is not signed", shortid);
+        goto done;
+    }
+    if (grc < 0) {
+        ssrc_error_git(err, grc, "commit %s", shortid);
+        goto done;
+    }
+    if (verify_blob(sig.ptr, sig.size, data.ptr, data.size,
+                    (int64_t)git_commit_committer(c)->when.time, signers, who, whosize, err) != 0) {
+        ssrc_error_wrap(err, "commit %s", shortid);
+        goto done;
+    }
+    rc = 0;
+done:
+    git_commit_free(c);
+    git_buf_dispose(&sig);
+    git_buf_dispose(&data);
+    return rc;
+}
+
+static bool is_sig_start(const char *p, size_t left)
+{
+    static const char *const starts[] = {
+            "-----BEGIN PGP SIGNATURE-----", "-----BEGIN PGP MESSAGE-----",
+            "-----BEGIN SIGNED MESSAGE-----", SSRC_SSHSIG_ARMOR_BEGIN, NULL};
+
+    for (int i = 0; starts[i] != NULL; i++)
+        if (left >= strlen(starts[i]) && memcmp(p, starts[i], strlen(starts[i])) == 0)
+            return true;
+    return false;
+}
+
+int ssrc_verify_tag(struct ssrc_repo *r, const char *tag_oid, const struct ssrc_signers *signers,
+                    char *who, size_t whosize, struct ssrc_error *err)
+{
+    git_odb *odb = NULL;
+    git_odb_object *obj = NULL;
+    git_tag *tag = NULL;
+    git_oid oid;
+    const char *data;
+    size_t size, pos = 0, match;
+    int64_t when;
+    int rc = -1, grc;
+    char shortid[8];
+
+    snprintf(shortid, sizeof(shortid), "%.7s", tag_oid);
+    if (git_oid_fromstr(&oid, tag_oid) != 0)
+        return ssrc_error_set(err, SSRC_EINVAL, "tag %s: not an object id", shortid);
+    if ((grc = git_repository_odb(&odb, r->git)) < 0 || (grc = git_odb_read(&obj, odb, &oid)) < 0) {
+        ssrc_error_git(err, grc, "tag object %s", shortid);
+        goto done;
+    }
+    if (git_odb_object_type(obj) != GIT_OBJECT_TAG) {
+        ssrc_error_set(err, SSRC_ECRYPTO,
+                       "tag is lightweight (no tag object to carry a signature)");
+        goto done;
+    }
+    if ((grc = git_tag_lookup(&tag, r->git, &oid)) < 0) {
+        ssrc_error_git(err, grc, "tag object %s", shortid);
+        goto done;
+    }
+    when = git_tag_tagger(tag) != NULL ? (int64_t)git_tag_tagger(tag)->when.time
+                                       : (int64_t)time(NULL);
+    data = git_odb_object_data(obj);
+    size = git_odb_object_size(obj);
+    match = size;
+    /* As git's parse_signed_buffer: the last line that starts a signature. */
+    while (pos < size) {
+        const char *eol = memchr(data + pos, '\n', size - pos);
+        if (is_sig_start(data + pos, size - pos))
+            match = pos;
+        pos += eol != NULL ? (size_t)(eol - (data + pos)) + 1 : size - pos;
+    }
+    if (match == size) {
+        ssrc_error_set(err, SSRC_ECRYPTO, "tag %s is not signed", git_tag_name(tag));
+        goto done;
+    }
+    if (verify_blob(data + match, size - match, data, match, when, signers, who, whosize, err) !=
+        0) {
+        ssrc_error_wrap(err, "tag %s", git_tag_name(tag));
+        goto done;
+    }
+    rc = 0;
+done:
+    git_tag_free(tag);
+    git_odb_object_free(obj);
+    git_odb_free(odb);
+    return rc;
+}
