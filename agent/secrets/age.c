@@ -305,12 +305,9 @@ int sl_age_dearmor(const char *in, size_t len, struct sl_buf *out, struct sl_err
             sl_error_set(err, SL_EPARSE, "age armor: line longer than 64 columns");
             goto done;
         }
-        if (ll < 64)
+        /* A short line, or one with padding, must be the last before END. */
+        if (ll < 64 || memchr(in + p, '=', ll) != NULL)
             short_seen = true;
-        else if (memchr(in + p, '=', ll) != NULL) {
-            sl_error_set(err, SL_EPARSE, "age armor: padding before the last line");
-            goto done;
-        }
         if (sl_buf_append(&b64, in + p, ll, err) != 0)
             goto done;
         p = next;

@@ -6,3 +6,6 @@ if(TARGET sluice_secrets)
   target_compile_definitions(test_age_testkit PRIVATE
     AGE_TESTKIT_DIR="${CMAKE_CURRENT_SOURCE_DIR}/data/secrets/age-testkit")
 endif()
+if(TARGET sluice_secrets)
+  sluice_unit_test(test_sealed SOURCES test_sealed.c LIBS sluice_secrets)
+endif()
