@@ -1,0 +1,455 @@
+/*
+ * Server-side defaults and the workload simulator.
+ *
+ * Defaults are the few a client observes (Service clusterIP and ports,
+ * Deployment replicas and progressDeadlineSeconds, Secret stringData,
+ * CRD conditions); they are unowned, as in the real server. The simulator
+ * plays the controllers: after --ready-delay a Deployment, StatefulSet,
+ * DaemonSet, ReplicaSet or Job reports ready through its status, as the
+ * real controllers write it; a pod template whose image contains the
+ * --fail-image pattern never becomes ready, and after --fail-after the
+ * Deployment reports Progressing=False/ProgressDeadlineExceeded (a Job
+ * reports Failed=True/BackoffLimitExceeded).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kubesim.h"
+
+static void set_default(json_t *obj, const char *k, json_t *v)
+{
+    if (json_is_object(obj) && !json_object_get(obj, k))
+        json_object_set_new(obj, k, v);
+    else
+        json_decref(v);
+}
+
+static json_t *obj_path(json_t *o, const char *const *path)
+{
+    for (size_t i = 0; path[i] && o; i++)
+        o = json_object_get(o, path[i]);
+    return o;
+}
+
+static void default_ports(json_t *ports, bool service)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(ports, i, p)
+    {
+        set_default(p, "protocol", json_string("TCP"));
+        if (service && json_object_get(p, "port"))
+            set_default(p, "targetPort", json_deep_copy(json_object_get(p, "port")));
+    }
+}
+
+static void default_podspec(json_t *ps)
+{
+    if (!json_is_object(ps))
+        return;
+    static const char *const lists[] = {"containers", "initContainers", NULL};
+    for (size_t l = 0; lists[l]; l++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(ps, lists[l]), i, c)
+                default_ports(json_object_get(c, "ports"), false);
+    }
+}
+
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static char *b64(const char *s, size_t n)
+{
+    size_t outlen = 4 * ((n + 2) / 3) + 1;
+    char *out = malloc(outlen);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)s[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned char)s[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)s[i + 2];
+        out[o++] = b64chars[(v >> 18) & 63];
+        out[o++] = b64chars[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? b64chars[v & 63] : '=';
+    }
+    out[o] = 0;
+    return out;
+}
+
+void ks_default_object(struct ks_state *st, const struct ks_resource *r, json_t *obj)
+{
+    const char *g = r->group, *k = r->kind;
+    json_t *spec = json_object_get(obj, "spec");
+    if (r->crd)
+        return;
+    if (!*g && strcmp(k, "Namespace") == 0) {
+        json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+        if (!json_is_object(labels)) {
+            labels = json_object();
+            json_object_set_new(json_object_get(obj, "metadata"), "labels", labels);
+        }
+        json_object_set_new(
+                labels, "kubernetes.io/metadata.name",
+                json_deep_copy(json_object_get(json_object_get(obj, "metadata"), "name")));
+        set_default(obj, "spec", json_pack("{s:[s]}", "finalizers", "kubernetes"));
+        if (!json_object_get(obj, "status"))
+            json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
+    } else if (!*g && strcmp(k, "Service") == 0 && json_is_object(spec)) {
+        set_default(spec, "type", json_string("ClusterIP"));
+        const char *type = json_string_value(json_object_get(spec, "type"));
+        if (strcmp(type ? type : "", "ExternalName") != 0) {
+            if (!json_object_get(spec, "clusterIP")) {
+                char ip[32];
+                uint32_t n = st->next_ip++;
+                snprintf(ip, sizeof ip, "10.96.%u.%u", (n >> 8) & 255, n & 255);
+                json_object_set_new(spec, "clusterIP", json_string(ip));
+            }
+            set_default(spec, "clusterIPs", json_pack("[O]", json_object_get(spec, "clusterIP")));
+            set_default(spec, "ipFamilies", json_pack("[s]", "IPv4"));
+            set_default(spec, "ipFamilyPolicy", json_string("SingleStack"));
+            set_default(spec, "internalTrafficPolicy", json_string("Cluster"));
+        }
+        set_default(spec, "sessionAffinity", json_string("None"));
+        default_ports(json_object_get(spec, "ports"), true);
+        set_default(obj, "status", json_pack("{s:{}}", "loadBalancer"));
+    } else if (!*g && strcmp(k, "Secret") == 0) {
+        set_default(obj, "type", json_string("Opaque"));
+        json_t *sd = json_object_get(obj, "stringData");
+        if (json_is_object(sd)) {
+            json_t *data = json_object_get(obj, "data");
+            if (!json_is_object(data)) {
+                data = json_object();
+                json_object_set_new(obj, "data", data);
+            }
+            const char *key;
+            json_t *v;
+            json_object_foreach(sd, key, v)
+            {
+                const char *s = json_string_value(v);
+                char *e = s ? b64(s, strlen(s)) : NULL;
+                if (e)
+                    json_object_set_new(data, key, json_string(e));
+                free(e);
+            }
+            json_object_del(obj, "stringData");
+        }
+    } else if (!*g && strcmp(k, "Pod") == 0) {
+        default_podspec(spec);
+        set_default(obj, "status", json_pack("{s:s}", "phase", "Pending"));
+    } else if (!*g && strcmp(k, "PersistentVolumeClaim") == 0) {
+        set_default(obj, "status", json_pack("{s:s}", "phase", "Bound"));
+    } else if (strcmp(g, "apps") == 0 && json_is_object(spec)) {
+        if (strcmp(k, "DaemonSet") != 0)
+            set_default(spec, "replicas", json_integer(1));
+        set_default(spec, "revisionHistoryLimit", json_integer(10));
+        if (strcmp(k, "Deployment") == 0) {
+            set_default(spec, "progressDeadlineSeconds", json_integer(600));
+            set_default(spec, "strategy",
+                        json_pack("{s:s,s:{s:s,s:s}}", "type", "RollingUpdate", "rollingUpdate",
+                                  "maxSurge", "25%", "maxUnavailable", "25%"));
+        } else if (strcmp(k, "StatefulSet") == 0) {
+            set_default(spec, "podManagementPolicy", json_string("OrderedReady"));
+            set_default(spec, "updateStrategy",
+                        json_pack("{s:s,s:{s:i}}", "type", "RollingUpdate", "rollingUpdate",
+                                  "partition", 0));
+        } else if (strcmp(k, "DaemonSet") == 0) {
+            set_default(spec, "updateStrategy",
+                        json_pack("{s:s,s:{s:i,s:i}}", "type", "RollingUpdate", "rollingUpdate",
+                                  "maxSurge", 0, "maxUnavailable", 1));
+        }
+        default_podspec(json_object_get(json_object_get(spec, "template"), "spec"));
+    } else if (strcmp(g, "batch") == 0 && json_is_object(spec)) {
+        if (strcmp(k, "Job") == 0) {
+            set_default(spec, "completions", json_integer(1));
+            set_default(spec, "parallelism", json_integer(1));
+            set_default(spec, "backoffLimit", json_integer(6));
+            default_podspec(json_object_get(json_object_get(spec, "template"), "spec"));
+        } else {
+            set_default(spec, "concurrencyPolicy", json_string("Allow"));
+            set_default(spec, "suspend", json_false());
+            static const char *const tp[] = {"jobTemplate", "spec", "template", "spec", NULL};
+            default_podspec(obj_path(spec, tp));
+        }
+    } else if (strcmp(g, "apiextensions.k8s.io") == 0) {
+        char ts[40];
+        ks_now_rfc3339(ts, sizeof ts);
+        json_t *names = json_object_get(spec, "names");
+        json_t *stored = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(spec, "versions"), i, v)
+        {
+            if (json_is_true(json_object_get(v, "storage")))
+                json_array_append(stored, json_object_get(v, "name"));
+        }
+        json_t *status = json_pack(
+                "{s:[{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s,s:s}],s:O,s:o}", "conditions", "type",
+                "NamesAccepted", "status", "True", "reason", "NoConflicts", "message",
+                "no conflicts found", "lastTransitionTime", ts, "type", "Established", "status",
+                "True", "reason", "InitialNamesAccepted", "message",
+                "the initial names have been accepted", "lastTransitionTime", ts, "acceptedNames",
+                names ? names : json_object(), "storedVersions", stored);
+        json_t *old = json_object_get(obj, "status");
+        /* Keep the transition times of an unchanged status (no spurious writes). */
+        json_t *oc = json_object_get(old, "conditions");
+        if (json_is_array(oc) && json_array_size(oc) == 2)
+            json_object_set(status, "conditions", oc);
+        json_object_set_new(obj, "status", status);
+    }
+}
+
+/* ---- simulator ------------------------------------------------------------ */
+
+static bool template_fails(const struct ks_state *st, const json_t *podspec)
+{
+    if (!st->opt.fail_image || !*st->opt.fail_image)
+        return false;
+    static const char *const lists[] = {"containers", "initContainers", NULL};
+    for (size_t l = 0; lists[l]; l++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(podspec, lists[l]), i, c)
+        {
+            const char *img = json_string_value(json_object_get(c, "image"));
+            if (img && strstr(img, st->opt.fail_image))
+                return true;
+        }
+    }
+    return false;
+}
+
+void ks_sim_notify(struct ks_state *st, const struct ks_resource *r, const char *key)
+{
+    if (r->crd)
+        return;
+    bool workload = (strcmp(r->group, "apps") == 0) ||
+                    (strcmp(r->group, "batch") == 0 && strcmp(r->kind, "Job") == 0);
+    if (!workload)
+        return;
+    json_t *obj = json_object_get(st->objects, key);
+    json_int_t gen =
+            json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
+    json_t *s = json_object_get(st->sim, key);
+    if (s && json_integer_value(json_object_get(s, "gen")) == gen)
+        return;
+    json_object_set_new(st->sim, key,
+                        json_pack("{s:I,s:I,s:s,s:s,s:b}", "gen", gen, "since",
+                                  (json_int_t)ks_now_ms(), "group", r->group, "resource",
+                                  r->resource, "done", 0));
+}
+
+static json_t *condition(const char *type, const char *status, const char *reason,
+                         const char *message, const char *ts)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "status", status, "reason", reason,
+                     "message", message, "lastUpdateTime", ts, "lastTransitionTime", ts);
+}
+
+static void record_status_write(json_t *live, json_t *obj, const char *gv)
+{
+    ks_update_managed(live, obj, "kube-controller-manager", "status", true, gv);
+}
+
+/* Returns true when the workload reached its final state for this generation. */
+static bool sim_step(struct ks_state *st, const char *key, json_t *s)
+{
+    json_t *live = json_object_get(st->objects, key);
+    if (!live)
+        return true;
+    const char *group = json_string_value(json_object_get(s, "group"));
+    const char *resource = json_string_value(json_object_get(s, "resource"));
+    const struct ks_resource *r = ks_find_resource(st, group, NULL, resource);
+    if (!r)
+        return true;
+    json_t *meta = json_object_get(live, "metadata");
+    if (json_object_get(meta, "deletionTimestamp"))
+        return true;
+    json_int_t gen = json_integer_value(json_object_get(meta, "generation"));
+    int64_t age = ks_now_ms() - json_integer_value(json_object_get(s, "since"));
+    json_t *spec = json_object_get(live, "spec");
+    json_t *podspec = json_object_get(json_object_get(spec, "template"), "spec");
+    bool fails = template_fails(st, podspec);
+    bool ready = !fails && age >= st->opt.ready_delay_ms;
+    bool failed = fails && age >= st->opt.fail_after_ms;
+    json_int_t want = json_is_integer(json_object_get(spec, "replicas"))
+                              ? json_integer_value(json_object_get(spec, "replicas"))
+                              : 1;
+    char ts[40], gv[256], msg[512];
+    ks_now_rfc3339(ts, sizeof ts);
+    snprintf(gv, sizeof gv, "%s/%s", r->group, r->version);
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    json_t *status = NULL;
+    bool final = ready || failed;
+    const char *k = r->kind;
+    if (strcmp(k, "Deployment") == 0 || strcmp(k, "ReplicaSet") == 0) {
+        json_int_t rdy = ready ? want : 0;
+        status = json_pack("{s:I,s:I,s:I,s:I,s:I}", "observedGeneration", gen, "replicas", want,
+                           "updatedReplicas", want, "readyReplicas", rdy, "availableReplicas", rdy);
+        if (!ready)
+            json_object_set_new(status, "unavailableReplicas", json_integer(want));
+        if (rdy == 0) {
+            json_object_del(status, "readyReplicas");
+            json_object_del(status, "availableReplicas");
+        }
+        if (strcmp(k, "ReplicaSet") == 0) {
+            json_object_del(status, "updatedReplicas");
+            json_object_del(status, "unavailableReplicas");
+            json_object_set_new(status, "fullyLabeledReplicas", json_integer(want));
+        } else {
+            json_t *conds = json_array();
+            if (ready)
+                json_array_append_new(conds,
+                                      condition("Available", "True", "MinimumReplicasAvailable",
+                                                "Deployment has minimum availability.", ts));
+            else
+                json_array_append_new(conds,
+                                      condition("Available", "False", "MinimumReplicasUnavailable",
+                                                "Deployment does not have minimum "
+                                                "availability.",
+                                                ts));
+            if (failed) {
+                snprintf(msg, sizeof msg, "ReplicaSet \"%s-sim\" has timed out progressing.", name);
+                json_array_append_new(conds, condition("Progressing", "False",
+                                                       "ProgressDeadlineExceeded", msg, ts));
+            } else if (ready) {
+                snprintf(msg, sizeof msg, "ReplicaSet \"%s-sim\" has successfully progressed.",
+                         name);
+                json_array_append_new(
+                        conds, condition("Progressing", "True", "NewReplicaSetAvailable", msg, ts));
+            } else {
+                snprintf(msg, sizeof msg, "ReplicaSet \"%s-sim\" is progressing.", name);
+                json_array_append_new(
+                        conds, condition("Progressing", "True", "ReplicaSetUpdated", msg, ts));
+            }
+            json_object_set_new(status, "conditions", conds);
+        }
+    } else if (strcmp(k, "StatefulSet") == 0) {
+        char rev[300];
+        snprintf(rev, sizeof rev, "%s-%llx", name, (unsigned long long)(gen * 2654435761u));
+        json_int_t rdy = ready ? want : 0;
+        status = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s,s:I}", "observedGeneration", gen,
+                           "replicas", want, "readyReplicas", rdy, "currentReplicas",
+                           ready ? want : 0, "updatedReplicas", want, "availableReplicas", rdy,
+                           "currentRevision", rev, "updateRevision", rev, "collisionCount",
+                           (json_int_t)0);
+    } else if (strcmp(k, "DaemonSet") == 0) {
+        json_int_t nodes = st->opt.nodes;
+        json_int_t rdy = ready ? nodes : 0;
+        status = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "observedGeneration", gen,
+                           "desiredNumberScheduled", nodes, "currentNumberScheduled", nodes,
+                           "updatedNumberScheduled", nodes, "numberReady", rdy, "numberAvailable",
+                           rdy, "numberMisscheduled", (json_int_t)0);
+        if (!ready)
+            json_object_set_new(status, "numberUnavailable", json_integer(nodes));
+    } else if (strcmp(k, "Job") == 0) {
+        json_t *old = json_object_get(live, "status");
+        const char *start = json_string_value(json_object_get(old, "startTime"));
+        json_int_t comp = json_is_integer(json_object_get(spec, "completions"))
+                                  ? json_integer_value(json_object_get(spec, "completions"))
+                                  : 1;
+        status = json_pack("{s:s,s:I}", "startTime", start ? start : ts, "active",
+                           final ? (json_int_t)0 : (json_int_t)1);
+        if (ready) {
+            json_object_set_new(status, "succeeded", json_integer(comp));
+            json_object_set_new(status, "completionTime", json_string(ts));
+            json_object_set_new(
+                    status, "conditions",
+                    json_pack("[o,o]",
+                              condition("SuccessCriteriaMet", "True", "CompletionsReached",
+                                        "Reached expected number of succeeded pods", ts),
+                              condition("Complete", "True", "CompletionsReached",
+                                        "Reached expected number of succeeded pods", ts)));
+            json_object_set_new(status, "ready", json_integer(0));
+        } else if (failed) {
+            json_object_set_new(status, "failed", json_integer(1));
+            json_object_set_new(
+                    status, "conditions",
+                    json_pack("[o,o]",
+                              condition("FailureTarget", "True", "BackoffLimitExceeded",
+                                        "Job has reached the specified backoff limit", ts),
+                              condition("Failed", "True", "BackoffLimitExceeded",
+                                        "Job has reached the specified backoff limit", ts)));
+        }
+        json_object_set_new(status, "ready", json_integer(0));
+    } else {
+        return true;
+    }
+    json_t *old = json_object_get(live, "status");
+    /* Only write when something other than timestamps changed. */
+    json_t *cmp_old = json_deep_copy(old ? old : json_null());
+    json_t *cmp_new = json_deep_copy(status);
+    json_t *conds_old = json_object_get(cmp_old, "conditions");
+    json_t *conds_new = json_object_get(cmp_new, "conditions");
+    size_t i;
+    json_t *c;
+    json_array_foreach(conds_old, i, c)
+    {
+        json_object_del(c, "lastUpdateTime");
+        json_object_del(c, "lastTransitionTime");
+    }
+    json_array_foreach(conds_new, i, c)
+    {
+        json_object_del(c, "lastUpdateTime");
+        json_object_del(c, "lastTransitionTime");
+    }
+    json_object_del(cmp_old, "completionTime");
+    json_object_del(cmp_new, "completionTime");
+    bool same = json_equal(cmp_old, cmp_new);
+    json_decref(cmp_old);
+    json_decref(cmp_new);
+    if (same) {
+        json_decref(status);
+        return final;
+    }
+    json_t *obj = json_deep_copy(live);
+    json_object_set_new(obj, "status", status);
+    record_status_write(live, obj, gv);
+    ks_store_put(st, r, key, obj, "MODIFIED");
+    return final;
+}
+
+void *ks_sim_thread(void *arg)
+{
+    struct ks_state *st = arg;
+    while (!st->stop) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&st->mu);
+        json_t *keys = json_array();
+        const char *k;
+        json_t *v;
+        json_object_foreach(st->sim, k, v)
+        {
+            if (!json_is_true(json_object_get(v, "done")))
+                json_array_append_new(keys, json_string(k));
+        }
+        size_t i;
+        json_t *kj;
+        json_array_foreach(keys, i, kj)
+        {
+            const char *key = json_string_value(kj);
+            json_t *s = json_object_get(st->sim, key);
+            if (!s)
+                continue;
+            json_incref(s);
+            bool fin = sim_step(st, key, s);
+            /* sim_step may have re-armed the entry through a store write. */
+            json_t *now = json_object_get(st->sim, key);
+            if (fin && now &&
+                json_integer_value(json_object_get(now, "gen")) ==
+                        json_integer_value(json_object_get(s, "gen")))
+                json_object_set_new(now, "done", json_true());
+            json_decref(s);
+        }
+        json_decref(keys);
+        pthread_mutex_unlock(&st->mu);
+    }
+    return NULL;
+}
