@@ -39,7 +39,10 @@ struct sl_render_opts {
     void *warn_ctx;
 };
 
-#define SL_RENDER_OPTS_DEFAULT {20000, 32, 1000, 100000, 100, 100000, NULL, NULL}
+#define SL_RENDER_OPTS_DEFAULT                                                                     \
+    {                                                                                              \
+        20000, 32, 1000, 100000, 100, 100000, NULL, NULL                                           \
+    }
 
 /*
  * Render the kustomization directory (or kustomization file's directory)
@@ -51,11 +54,9 @@ int sl_render(struct sl_tree *tree, const char *path, const struct sl_render_opt
               struct sl_objlist *out, struct sl_error *err);
 
 /* kustomize's YAML output: documents joined with "---\n", newline-terminated. */
-int sl_render_format_yaml(const struct sl_objlist *objs, struct sl_buf *out,
-                          struct sl_error *err);
+int sl_render_format_yaml(const struct sl_objlist *objs, struct sl_buf *out, struct sl_error *err);
 
 /* A JSON array of the objects, indented, newline-terminated. */
-int sl_render_format_json(const struct sl_objlist *objs, struct sl_buf *out,
-                          struct sl_error *err);
+int sl_render_format_json(const struct sl_objlist *objs, struct sl_buf *out, struct sl_error *err);
 
 #endif

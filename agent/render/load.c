@@ -1,0 +1,333 @@
+/*
+ * Reading: files through the tree (with the renderer's budget) and YAML to
+ * JSON the way kustomize resolves plain scalars. Resources are read by
+ * kyaml (go-yaml v3: only true/false are booleans, 0x/0o/leading-0 octal
+ * integers, timestamps stay strings); kustomization files by
+ * sigs.k8s.io/yaml (go-yaml v2, YAML 1.1: yes/no/on/off are booleans).
+ * Merge keys (<<) are expanded; explicit keys win.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render_int.h"
+
+#define TAGP "tag:yaml.org,2002:"
+
+static bool is_null_plain(const char *v)
+{
+    return v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+           strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+}
+
+static int bool_plain(const char *v, bool yaml11)
+{
+    static const char *const t12[] = {"true", "True", "TRUE", NULL};
+    static const char *const f12[] = {"false", "False", "FALSE", NULL};
+    static const char *const t11[] = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON", NULL};
+    static const char *const f11[] = {"n", "N", "no", "No", "NO", "off", "Off", "OFF", NULL};
+    for (size_t i = 0; t12[i]; i++)
+        if (strcmp(v, t12[i]) == 0)
+            return 1;
+    for (size_t i = 0; f12[i]; i++)
+        if (strcmp(v, f12[i]) == 0)
+            return 0;
+    if (yaml11) {
+        for (size_t i = 0; t11[i]; i++)
+            if (strcmp(v, t11[i]) == 0)
+                return 1;
+        for (size_t i = 0; f11[i]; i++)
+            if (strcmp(v, f11[i]) == 0)
+                return 0;
+    }
+    return -1;
+}
+
+/* Go strconv.ParseInt(s, 0, 64) after removing underscores. */
+static bool go_parse_int(const char *in, json_int_t *out)
+{
+    char s[72];
+    size_t j = 0;
+    const char *p;
+    int base = 10;
+    bool neg = false;
+    unsigned long long v = 0;
+
+    for (const char *q = in; *q; q++) {
+        if (*q == '_')
+            continue;
+        if (j + 1 >= sizeof(s))
+            return false;
+        s[j++] = *q;
+    }
+    s[j] = '\0';
+    p = s;
+    if (*p == '+' || *p == '-')
+        neg = *p++ == '-';
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        base = 16;
+        p += 2;
+    } else if (p[0] == '0' && (p[1] == 'o' || p[1] == 'O')) {
+        base = 8;
+        p += 2;
+    } else if (p[0] == '0' && (p[1] == 'b' || p[1] == 'B')) {
+        base = 2;
+        p += 2;
+    } else if (p[0] == '0' && p[1] != '\0') {
+        base = 8;
+        p += 1;
+    }
+    if (*p == '\0')
+        return false;
+    for (; *p; p++) {
+        int d;
+        if (*p >= '0' && *p <= '9')
+            d = *p - '0';
+        else if (*p >= 'a' && *p <= 'f')
+            d = *p - 'a' + 10;
+        else if (*p >= 'A' && *p <= 'F')
+            d = *p - 'A' + 10;
+        else
+            return false;
+        if (d >= base)
+            return false;
+        if (v > (0xFFFFFFFFFFFFFFFFULL - (unsigned)d) / (unsigned)base)
+            return false;
+        v = v * (unsigned)base + (unsigned)d;
+    }
+    if (!neg && v > (unsigned long long)INT64_MAX)
+        return false;
+    if (neg && v > (unsigned long long)INT64_MAX + 1ULL)
+        return false;
+    *out = neg ? (json_int_t)(0 - v) : (json_int_t)v;
+    return true;
+}
+
+/* ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$ */
+static bool yaml_style_float(const char *s)
+{
+    const char *p = s;
+    if (*p == '+' || *p == '-')
+        p++;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+    } else {
+        if (!isdigit((unsigned char)*p))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+        if (*p == '.') {
+            p++;
+            while (isdigit((unsigned char)*p))
+                p++;
+        }
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!isdigit((unsigned char)*p))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    return *p == '\0';
+}
+
+static json_t *resolve_plain(const char *v, size_t len, bool yaml11)
+{
+    json_int_t iv;
+    int b;
+
+    if (is_null_plain(v))
+        return json_null();
+    if ((b = bool_plain(v, yaml11)) >= 0)
+        return json_boolean(b);
+    if (strcmp(v, ".inf") == 0 || strcmp(v, ".Inf") == 0 || strcmp(v, ".INF") == 0 ||
+        strcmp(v, "+.inf") == 0 || strcmp(v, "+.Inf") == 0 || strcmp(v, "+.INF") == 0 ||
+        strcmp(v, "-.inf") == 0 || strcmp(v, "-.Inf") == 0 || strcmp(v, "-.INF") == 0 ||
+        strcmp(v, ".nan") == 0 || strcmp(v, ".NaN") == 0 || strcmp(v, ".NAN") == 0)
+        return json_stringn(v, len); /* JSON cannot carry them; kustomize fails too */
+    if (strchr("+-.0123456789", v[0]) != NULL && v[0] != '\0') {
+        if (go_parse_int(v, &iv))
+            return json_integer(iv);
+        char tmp[128];
+        size_t j = 0;
+        for (const char *q = v; *q && j + 1 < sizeof(tmp); q++)
+            if (*q != '_')
+                tmp[j++] = *q;
+        tmp[j] = '\0';
+        if (strlen(v) < sizeof(tmp) && yaml_style_float(tmp)) {
+            errno = 0;
+            double d = strtod(tmp, NULL);
+            if (errno == 0 && isfinite(d))
+                return json_real(d);
+        }
+    }
+    return json_stringn(v, len);
+}
+
+static json_t *scalar_json(const struct sl_ynode *n, bool yaml11, const char *name,
+                           struct sl_error *err)
+{
+    if (n->tag != NULL && n->tag[0] != '\0' && strcmp(n->tag, "!") != 0) {
+        if (strcmp(n->tag, TAGP "str") == 0 || strncmp(n->tag, TAGP, strlen(TAGP)) != 0)
+            return json_stringn(n->value, n->len);
+        if (strcmp(n->tag, TAGP "null") == 0)
+            return json_null();
+        json_t *j = resolve_plain(n->value, n->len, yaml11);
+        if (strcmp(n->tag, TAGP "int") == 0 && !json_is_integer(j))
+            goto bad;
+        if (strcmp(n->tag, TAGP "bool") == 0 && !json_is_boolean(j))
+            goto bad;
+        if (strcmp(n->tag, TAGP "float") == 0) {
+            if (json_is_integer(j)) {
+                json_t *r = json_real((double)json_integer_value(j));
+                json_decref(j);
+                return r;
+            }
+            if (!json_is_real(j))
+                goto bad;
+        }
+        return j;
+    bad:
+        json_decref(j);
+        sl_error_set(err, SL_EPARSE, "%s:%d:%d: value is not a valid %s", name, n->line, n->col,
+                     n->tag);
+        return NULL;
+    }
+    if (n->style != SL_YS_PLAIN || n->tag != NULL)
+        return json_stringn(n->value, n->len);
+    return resolve_plain(n->value, n->len, yaml11);
+}
+
+static int merge_into(json_t *obj, const json_t *src)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(unconst(src), k, v)
+    {
+        if (json_object_get(obj, k) == NULL && json_object_set(obj, k, v) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+json_t *rl_yaml_to_json(const struct sl_ynode *n, bool yaml11, const char *name,
+                        struct sl_error *err)
+{
+    json_t *out = NULL;
+
+    if (n == NULL)
+        return json_null();
+    switch (n->type) {
+    case SL_Y_SCALAR:
+        out = scalar_json(n, yaml11, name, err);
+        if (out == NULL && err != NULL && err->code == SL_OK)
+            sl_error_set(err, SL_ENOMEM, "out of memory");
+        return out;
+    case SL_Y_SEQ:
+        if ((out = json_array()) == NULL)
+            goto oom;
+        for (size_t i = 0; i < n->n; i++) {
+            json_t *v = rl_yaml_to_json(n->items[i], yaml11, name, err);
+            if (v == NULL || json_array_append_new(out, v) != 0)
+                goto fail;
+        }
+        return out;
+    case SL_Y_MAP: {
+        json_t *merges = NULL;
+        if ((out = json_object()) == NULL)
+            goto oom;
+        for (size_t i = 0; i < n->n; i++) {
+            const struct sl_ynode *k = n->keys[i];
+            json_t *v;
+            if (memchr(k->value, '\0', k->len) != NULL) {
+                sl_error_set(err, SL_EPARSE, "%s:%d: mapping key contains a NUL byte", name,
+                             k->line);
+                goto fail;
+            }
+            v = rl_yaml_to_json(n->items[i], yaml11, name, err);
+            if (v == NULL)
+                goto fail;
+            if (k->style == SL_YS_PLAIN && strcmp(k->value, "<<") == 0 && k->tag == NULL) {
+                if (merges == NULL && (merges = json_array()) == NULL) {
+                    json_decref(v);
+                    goto oom;
+                }
+                if (json_is_object(v)) {
+                    json_array_append_new(merges, v);
+                } else if (json_is_array(v)) {
+                    size_t idx;
+                    json_t *e;
+                    json_array_foreach(v, idx, e)
+                    {
+                        if (!json_is_object(e)) {
+                            json_decref(v);
+                            json_decref(merges);
+                            sl_error_set(err, SL_EPARSE,
+                                         "%s:%d: merge key << needs a mapping or a list of "
+                                         "mappings",
+                                         name, k->line);
+                            goto fail;
+                        }
+                        json_array_append(merges, e);
+                    }
+                    json_decref(v);
+                } else {
+                    json_decref(v);
+                    json_decref(merges);
+                    sl_error_set(err, SL_EPARSE, "%s:%d: merge key << needs a mapping", name,
+                                 k->line);
+                    goto fail;
+                }
+                continue;
+            }
+            /* Mapping keys are strings in JSON; kustomize stringifies them too. */
+            if (json_object_set_new(out, k->value, v) != 0) {
+                json_decref(merges);
+                goto oom;
+            }
+        }
+        if (merges != NULL) {
+            size_t idx;
+            json_t *e;
+            json_array_foreach(merges, idx, e)
+            {
+                if (merge_into(out, e) != 0) {
+                    json_decref(merges);
+                    goto oom;
+                }
+            }
+            json_decref(merges);
+        }
+        return out;
+    }
+    }
+oom:
+    sl_error_set(err, SL_ENOMEM, "out of memory");
+fail:
+    json_decref(out);
+    return NULL;
+}
+
+int rl_read_file(struct render_ctx *c, const char *path, struct sl_buf *out)
+{
+    return sl_tree_read(c->tree, path, out, c->err);
+}
+
+int rl_load_docs(struct render_ctx *c, const char *path, const char *data, size_t len,
+                 struct sl_ystream **out)
+{
+    struct sl_yaml_limits lim = SL_YAML_LIMITS_DEFAULT;
+    lim.max_depth = c->opts.max_yaml_depth;
+    lim.max_alias_nodes = c->opts.max_yaml_alias_nodes;
+    return sl_yaml_load(out, data, len, path, &lim, c->err);
+}

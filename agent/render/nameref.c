@@ -1,0 +1,590 @@
+/*
+ * Name references (kustomize's namereference.go config), fixed once at the
+ * top level after hash suffixes: a field that names a ConfigMap, Secret,
+ * ServiceAccount, ... by one of the names that object had during the
+ * build is rewritten to its final name. References to objects outside the
+ * build are left alone. Also deprecated vars and replacements.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render_int.h"
+
+struct nref {
+    const char *referral; /* kind being referred to */
+    const char *referrer; /* kind holding the reference; NULL = any */
+    const char *path;     /* slash path; arrays traversed */
+};
+
+/* Pod spec locations per workload kind. */
+static const struct {
+    const char *kind, *prefix;
+} podspecs[] = {
+        {"Pod", "spec"},
+        {"PodTemplate", "template/spec"},
+        {"Deployment", "spec/template/spec"},
+        {"ReplicaSet", "spec/template/spec"},
+        {"DaemonSet", "spec/template/spec"},
+        {"StatefulSet", "spec/template/spec"},
+        {"Job", "spec/template/spec"},
+        {"ReplicationController", "spec/template/spec"},
+        {"CronJob", "spec/jobTemplate/spec/template/spec"},
+};
+
+static const struct {
+    const char *referral, *path;
+} podrefs[] = {
+        {"ConfigMap", "volumes/configMap/name"},
+        {"ConfigMap", "containers/env/valueFrom/configMapKeyRef/name"},
+        {"ConfigMap", "initContainers/env/valueFrom/configMapKeyRef/name"},
+        {"ConfigMap", "containers/envFrom/configMapRef/name"},
+        {"ConfigMap", "initContainers/envFrom/configMapRef/name"},
+        {"ConfigMap", "volumes/projected/sources/configMap/name"},
+        {"Secret", "volumes/secret/secretName"},
+        {"Secret", "containers/env/valueFrom/secretKeyRef/name"},
+        {"Secret", "initContainers/env/valueFrom/secretKeyRef/name"},
+        {"Secret", "containers/envFrom/secretRef/name"},
+        {"Secret", "initContainers/envFrom/secretRef/name"},
+        {"Secret", "imagePullSecrets/name"},
+        {"Secret", "volumes/projected/sources/secret/name"},
+        {"Secret", "volumes/csi/nodePublishSecretRef/name"},
+        {"Secret", "volumes/cephfs/secretRef/name"},
+        {"Secret", "volumes/cinder/secretRef/name"},
+        {"Secret", "volumes/flexVolume/secretRef/name"},
+        {"Secret", "volumes/rbd/secretRef/name"},
+        {"Secret", "volumes/iscsi/secretRef/name"},
+        {"Secret", "volumes/scaleIO/secretRef/name"},
+        {"Secret", "volumes/storageos/secretRef/name"},
+        {"Secret", "volumes/azureFile/secretName"},
+        {"ServiceAccount", "serviceAccountName"},
+        {"ServiceAccount", "serviceAccount"},
+        {"PersistentVolumeClaim", "volumes/persistentVolumeClaim/claimName"},
+        {"PriorityClass", "priorityClassName"},
+};
+
+static const struct nref others[] = {
+        {"Deployment", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"},
+        {"ReplicationController", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"},
+        {"ReplicaSet", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"},
+        {"StatefulSet", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"},
+        {"ConfigMap", "Role", "rules/resourceNames"},
+        {"ConfigMap", "ClusterRole", "rules/resourceNames"},
+        {"Secret", "Role", "rules/resourceNames"},
+        {"Secret", "ClusterRole", "rules/resourceNames"},
+        {"Secret", "Ingress", "spec/tls/secretName"},
+        {"Secret", "Ingress", "metadata/annotations/ingress.kubernetes.io\\/auth-secret"},
+        {"Secret", "Ingress", "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-secret"},
+        {"Secret", "Ingress", "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-tls-secret"},
+        {"Secret", "ServiceAccount", "imagePullSecrets/name"},
+        {"Secret", "ServiceAccount", "secrets/name"},
+        {"Secret", "StorageClass", "parameters/secretName"},
+        {"Secret", "StorageClass", "parameters/adminSecretName"},
+        {"Secret", "StorageClass", "parameters/userSecretName"},
+        {"Secret", "StorageClass", "parameters/secretRef"},
+        {"Secret", "ValidatingWebhookConfiguration", "webhooks/clientConfig/caBundle"},
+        {"Service", "Ingress", "spec/rules/http/paths/backend/serviceName"},
+        {"Service", "Ingress", "spec/backend/serviceName"},
+        {"Service", "Ingress", "spec/rules/http/paths/backend/service/name"},
+        {"Service", "Ingress", "spec/defaultBackend/service/name"},
+        {"Service", "StatefulSet", "spec/serviceName"},
+        {"Service", "ValidatingWebhookConfiguration", "webhooks/clientConfig/service/name"},
+        {"Service", "MutatingWebhookConfiguration", "webhooks/clientConfig/service/name"},
+        {"Service", "APIService", "spec/service/name"},
+        {"Service", "CustomResourceDefinition",
+         "spec/conversion/webhook/clientConfig/service/name"},
+        {"Role", "RoleBinding", "roleRef/name"},
+        {"ClusterRole", "RoleBinding", "roleRef/name"},
+        {"ClusterRole", "ClusterRoleBinding", "roleRef/name"},
+        {"PersistentVolume", "PersistentVolumeClaim", "spec/volumeName"},
+        {"StorageClass", "PersistentVolume", "spec/storageClassName"},
+        {"StorageClass", "PersistentVolumeClaim", "spec/storageClassName"},
+        {"StorageClass", "StatefulSet", "spec/volumeClaimTemplates/spec/storageClassName"},
+        {"IngressClass", "Ingress", "spec/ingressClassName"},
+        {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "spec/policyName"},
+        {"ConfigMap", "ValidatingAdmissionPolicyBinding", "spec/paramRef/name"},
+};
+
+struct kindidx {
+    /* resources by any kind they had, for candidate lookup */
+    struct resmap *ra;
+};
+
+static bool strv_eq(char **a, size_t na, char **b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    return true;
+}
+
+static bool had_kind(const struct res *r, const char *kind)
+{
+    if (strcmp(res_kind(r), kind) == 0 || strcmp(r->orig.kind, kind) == 0)
+        return true;
+    for (size_t i = 0; i < r->nprev; i++)
+        if (strcmp(r->prev[i].kind, kind) == 0)
+            return true;
+    return false;
+}
+
+static bool ns_equal(const char *a, const char *b)
+{
+    if (a[0] == '\0')
+        a = "default";
+    if (b[0] == '\0')
+        b = "default";
+    return strcmp(a, b) == 0;
+}
+
+/* Find the object a reference "value" from referrer r means. NULL when none. */
+static int select_referral(struct render_ctx *c, struct resmap *ra, const struct res *referrer,
+                           const char *kind, const char *value, const struct res **out)
+{
+    const struct res **cand = NULL;
+    size_t n = 0;
+    char g[128], v[128];
+    int rc = 0;
+    *out = NULL;
+    res_group_version(referrer, g, sizeof(g), v, sizeof(v));
+    bool referrer_cluster = kind_is_cluster_scoped(g, res_kind(referrer));
+    for (size_t i = 0; i < ra->n; i++) {
+        const struct res *r = ra->items[i];
+        if (!had_kind(r, kind) || !res_any_id_matches(r, NULL, value, "", false))
+            continue;
+        char rg[128], rv[128];
+        res_group_version(r, rg, sizeof(rg), rv, sizeof(rv));
+        if (!referrer_cluster && !kind_is_cluster_scoped(rg, res_kind(r)) &&
+            !ns_equal(res_ns(r), res_ns(referrer)))
+            continue;
+        const struct res **nc = realloc(cand, (n + 1) * sizeof(*nc));
+        if (nc == NULL) {
+            free(cand);
+            return sl_error_set(c->err, SL_ENOMEM, "out of memory");
+        }
+        cand = nc;
+        cand[n++] = r;
+    }
+    if (n > 1) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (strv_eq(cand[i]->prefixes, cand[i]->nprefixes, referrer->prefixes,
+                        referrer->nprefixes) &&
+                strv_eq(cand[i]->suffixes, cand[i]->nsuffixes, referrer->suffixes,
+                        referrer->nsuffixes))
+                cand[m++] = cand[i];
+        if (m > 0)
+            n = m;
+    }
+    if (n == 1) {
+        *out = cand[0];
+    } else if (n > 1) {
+        bool same = true;
+        for (size_t i = 1; i < n; i++)
+            if (strcmp(res_name(cand[i]), res_name(cand[0])) != 0)
+                same = false;
+        if (same) {
+            *out = cand[0];
+        } else {
+            char id[512];
+            res_describe(referrer, id, sizeof(id));
+            rc = sl_error_set(c->err, SL_ECONFLICT,
+                              "%s (%s:%d): reference \"%s\" to a %s is ambiguous: %zu objects "
+                              "had that name",
+                              id, referrer->file ? referrer->file : "generated", referrer->line,
+                              value, kind, n);
+        }
+    }
+    free(cand);
+    return rc;
+}
+
+struct fixarg {
+    struct render_ctx *c;
+    struct resmap *ra;
+    const struct res *referrer;
+    const char *kind;
+    json_t *holder; /* the map holding the field, for roleRef kind checks */
+};
+
+static int fix_value(struct fixarg *a, json_t *parent, const char *key, json_t *val, size_t idx)
+{
+    const char *s = json_string_value(val);
+    const struct res *ref;
+    if (s == NULL)
+        return 0;
+    if (strcmp(key, "name") == 0 && json_is_string(json_object_get(parent, "kind")) &&
+        json_object_get(parent, "apiGroup") != NULL &&
+        strcmp(json_string_value(json_object_get(parent, "kind")), a->kind) != 0)
+        return 0; /* roleRef names a different kind */
+    if (select_referral(a->c, a->ra, a->referrer, a->kind, s, &ref) != 0)
+        return -1;
+    if (ref == NULL || strcmp(res_name(ref), s) == 0)
+        return 0;
+    json_t *nv = json_string(res_name(ref));
+    if (nv == NULL)
+        return sl_error_set(a->c->err, SL_ENOMEM, "out of memory");
+    if (json_is_array(parent))
+        return json_array_set_new(parent, idx, nv);
+    return json_object_set_new(parent, key, nv);
+}
+
+/* Walk a path whose components may contain "\/" (escaped slash). */
+static int walk_fix(struct fixarg *a, json_t *node, const char *path)
+{
+    char comp[256];
+    size_t n = 0;
+    const char *p = path;
+    while (*p && *p != '/') {
+        if (p[0] == '\\' && p[1] == '/')
+            p++;
+        if (n + 1 < sizeof(comp))
+            comp[n++] = *p;
+        p++;
+    }
+    comp[n] = '\0';
+    if (json_is_array(node)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(node, i, e) if (walk_fix(a, e, path) != 0) return -1;
+        return 0;
+    }
+    if (!json_is_object(node))
+        return 0;
+    json_t *child = json_object_get(node, comp);
+    if (child == NULL)
+        return 0;
+    if (*p == '\0') {
+        if (json_is_array(child)) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(child, i, e) if (json_is_string(e) &&
+                                                fix_value(a, child, comp, e, i) != 0) return -1;
+            return 0;
+        }
+        return fix_value(a, node, comp, child, 0);
+    }
+    return walk_fix(a, child, p + 1);
+}
+
+static int fix_subjects(struct render_ctx *c, struct resmap *ra, struct res *r)
+{
+    json_t *subs = json_object_get(r->obj, "subjects");
+    size_t i;
+    json_t *s;
+    json_array_foreach(subs, i, s)
+    {
+        const char *kind = json_string_value(json_object_get(s, "kind"));
+        const char *name = json_string_value(json_object_get(s, "name"));
+        const char *ns = json_string_value(json_object_get(s, "namespace"));
+        if (kind == NULL || name == NULL || strcmp(kind, "ServiceAccount") != 0)
+            continue;
+        const struct res *found = NULL;
+        size_t nfound = 0;
+        for (size_t j = 0; j < ra->n; j++) {
+            const struct res *sa = ra->items[j];
+            if (!had_kind(sa, "ServiceAccount"))
+                continue;
+            if (!res_any_id_matches(sa, NULL, name, ns ? ns : "", ns != NULL))
+                continue;
+            if (found == NULL || strcmp(res_name(found), res_name(sa)) != 0 ||
+                strcmp(res_ns(found), res_ns(sa)) != 0)
+                nfound++;
+            found = sa;
+        }
+        if (nfound != 1)
+            continue;
+        json_object_set_new(s, "name", json_string(res_name(found)));
+        if (ns != NULL || res_ns(found)[0])
+            json_object_set_new(s, "namespace", json_string(res_ns(found)));
+    }
+    (void)c;
+    return 0;
+}
+
+int nameref_fix(struct render_ctx *c, struct resmap *ra)
+{
+    for (size_t i = 0; i < ra->n; i++) {
+        struct res *r = ra->items[i];
+        const char *kind = res_kind(r);
+        struct fixarg a = {c, ra, r, NULL, NULL};
+        for (size_t p = 0; p < sizeof(podspecs) / sizeof(podspecs[0]); p++) {
+            if (strcmp(podspecs[p].kind, kind) != 0)
+                continue;
+            for (size_t q = 0; q < sizeof(podrefs) / sizeof(podrefs[0]); q++) {
+                char path[512];
+                snprintf(path, sizeof(path), "%s/%s", podspecs[p].prefix, podrefs[q].path);
+                a.kind = podrefs[q].referral;
+                if (walk_fix(&a, r->obj, path) != 0)
+                    return -1;
+            }
+        }
+        for (size_t q = 0; q < sizeof(others) / sizeof(others[0]); q++) {
+            if (others[q].referrer && strcmp(others[q].referrer, kind) != 0)
+                continue;
+            a.kind = others[q].referral;
+            if (walk_fix(&a, r->obj, others[q].path) != 0)
+                return -1;
+        }
+        if ((strcmp(kind, "RoleBinding") == 0 || strcmp(kind, "ClusterRoleBinding") == 0) &&
+            fix_subjects(c, ra, r) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ vars */
+
+static const json_t *get_field(const json_t *obj, const char *fieldpath)
+{
+    char comp[256];
+    const json_t *cur = obj;
+    const char *p = fieldpath;
+    while (*p && cur) {
+        size_t n = 0;
+        while (*p && *p != '.' && *p != '[') {
+            if (n + 1 < sizeof(comp))
+                comp[n++] = *p;
+            p++;
+        }
+        comp[n] = '\0';
+        if (n > 0)
+            cur = json_object_get(cur, comp);
+        if (*p == '[') {
+            char *end;
+            unsigned long idx = strtoul(p + 1, &end, 10);
+            if (*end != ']')
+                return NULL;
+            cur = json_array_get(cur, idx);
+            p = end + 1;
+        }
+        if (*p == '.')
+            p++;
+    }
+    return cur;
+}
+
+static int subst_string(struct render_ctx *c, struct resmap *ra, const char *s, json_t **out,
+                        const json_t **values)
+{
+    struct sl_buf b = SL_BUF_INIT(SL_BUF_DEFAULT_MAX);
+    const char *p = s;
+    bool changed = false;
+    (void)ra;
+    *out = NULL;
+    while (*p) {
+        if (p[0] == '$' && p[1] == '$') {
+            sl_buf_append(&b, "$$", 2, NULL);
+            p += 2;
+            continue;
+        }
+        if (p[0] == '$' && p[1] == '(') {
+            const char *end = strchr(p + 2, ')');
+            if (end) {
+                size_t nl = (size_t)(end - p - 2);
+                size_t i;
+                for (i = 0; i < c->vars.n; i++)
+                    if (strlen(c->vars.items[i].name) == nl &&
+                        strncmp(c->vars.items[i].name, p + 2, nl) == 0)
+                        break;
+                if (i < c->vars.n && values[i] != NULL) {
+                    const json_t *v = values[i];
+                    if (p == s && end[1] == '\0' && !json_is_string(v)) {
+                        /* the whole value is the var: keep its type */
+                        sl_buf_release(&b);
+                        *out = json_deep_copy(v);
+                        return 0;
+                    }
+                    if (json_is_string(v)) {
+                        sl_buf_puts(&b, json_string_value(v), NULL);
+                    } else {
+                        char *d = json_dumps(v, JSON_ENCODE_ANY);
+                        if (d)
+                            sl_buf_puts(&b, d, NULL);
+                        free(d);
+                    }
+                    changed = true;
+                    p = end + 1;
+                    continue;
+                }
+            }
+        }
+        sl_buf_putc(&b, *p, NULL);
+        p++;
+    }
+    if (changed)
+        *out = json_string(b.ptr);
+    sl_buf_release(&b);
+    return 0;
+}
+
+static int subst_walk(struct render_ctx *c, struct resmap *ra, json_t *node, const json_t **values,
+                      int depth)
+{
+    if (depth > 200)
+        return 0;
+    if (json_is_object(node)) {
+        const char *k;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(node, tmp, k, v)
+        {
+            if (json_is_string(v)) {
+                json_t *nv;
+                subst_string(c, ra, json_string_value(v), &nv, values);
+                if (nv)
+                    json_object_set_new(node, k, nv);
+            } else if (subst_walk(c, ra, v, values, depth + 1) != 0) {
+                return -1;
+            }
+        }
+    } else if (json_is_array(node)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(node, i, v)
+        {
+            if (json_is_string(v)) {
+                json_t *nv;
+                subst_string(c, ra, json_string_value(v), &nv, values);
+                if (nv)
+                    json_array_set_new(node, i, nv);
+            } else if (subst_walk(c, ra, v, values, depth + 1) != 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Fields where $(VAR) is substituted (kustomize's varreference config, condensed). */
+static const char *const var_fields[] = {"command",
+                                         "args",
+                                         "value",
+                                         "server",
+                                         "path",
+                                         "host",
+                                         "hosts",
+                                         "image",
+                                         "mountPath",
+                                         "subPathExpr",
+                                         "ingress.kubernetes.io/auth-url",
+                                         NULL};
+
+static bool var_field(const char *k)
+{
+    for (size_t i = 0; var_fields[i]; i++)
+        if (strcmp(var_fields[i], k) == 0)
+            return true;
+    return false;
+}
+
+static int subst_fields(struct render_ctx *c, struct resmap *ra, json_t *node,
+                        const json_t **values, bool in_field, int depth)
+{
+    if (depth > 200)
+        return 0;
+    if (json_is_object(node)) {
+        const char *k;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(node, tmp, k, v)
+        {
+            bool f = in_field || var_field(k) || strcmp(k, "data") == 0 ||
+                     strcmp(k, "annotations") == 0;
+            if (json_is_string(v)) {
+                if (!f)
+                    continue;
+                json_t *nv;
+                subst_string(c, ra, json_string_value(v), &nv, values);
+                if (nv)
+                    json_object_set_new(node, k, nv);
+            } else if (subst_fields(c, ra, v, values,
+                                    f && (json_is_array(v) || strcmp(k, "data") == 0 ||
+                                          strcmp(k, "annotations") == 0),
+                                    depth + 1) != 0) {
+                return -1;
+            }
+        }
+    } else if (json_is_array(node)) {
+        (void)subst_walk;
+        size_t i;
+        json_t *v;
+        json_array_foreach(node, i, v)
+        {
+            if (json_is_string(v)) {
+                if (!in_field)
+                    continue;
+                json_t *nv;
+                subst_string(c, ra, json_string_value(v), &nv, values);
+                if (nv)
+                    json_array_set_new(node, i, nv);
+            } else if (subst_fields(c, ra, v, values, false, depth + 1) != 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int vars_resolve(struct render_ctx *c, struct resmap *ra)
+{
+    const json_t **values = calloc(c->vars.n, sizeof(*values));
+    int rc = -1;
+    if (values == NULL)
+        return sl_error_set(c->err, SL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < c->vars.n; i++) {
+        struct kvar *v = &c->vars.items[i];
+        const struct res *found = NULL;
+        size_t n = 0;
+        for (size_t j = 0; j < ra->n; j++) {
+            const struct res *r = ra->items[j];
+            if (!had_kind(r, v->kind) || !res_any_id_matches(r, NULL, v->objname, "", false))
+                continue;
+            if (v->objns && !res_any_id_matches(r, NULL, v->objname, v->objns, true))
+                continue;
+            if (v->apiversion) {
+                const char *av = res_apiversion(r);
+                const char *s1 = strchr(v->apiversion, '/'), *s2 = strchr(av, '/');
+                size_t g1 = s1 ? (size_t)(s1 - v->apiversion) : 0, g2 = s2 ? (size_t)(s2 - av) : 0;
+                if (g1 != g2 || strncmp(v->apiversion, av, g1) != 0)
+                    continue;
+            }
+            found = r;
+            n++;
+        }
+        if (n != 1) {
+            sl_error_set(c->err, n ? SL_ECONFLICT : SL_ENOTFOUND,
+                         "var '%s' cannot be mapped to a field: %s %s %s", v->name,
+                         n ? "multiple objects match" : "no object matches", v->kind, v->objname);
+            goto done;
+        }
+        values[i] = get_field(found->obj, v->fieldpath);
+        if (values[i] == NULL) {
+            sl_error_set(c->err, SL_ENOTFOUND, "var '%s': field %s not found in %s %s", v->name,
+                         v->fieldpath, v->kind, v->objname);
+            goto done;
+        }
+    }
+    for (size_t j = 0; j < ra->n; j++)
+        if (subst_fields(c, ra, ra->items[j]->obj, values, false, 0) != 0)
+            goto done;
+    rc = 0;
+done:
+    free(values);
+    return rc;
+}
+
+/* ----------------------------------------------------------- replacements */
+
+int replacements_apply(struct render_ctx *c, const char *kfile, const json_t *list,
+                       struct resmap *ra)
+{
+    (void)list;
+    (void)ra;
+    return sl_error_set(c->err, SL_EUNSUPPORTED,
+                        "%s: field \"replacements\" is not supported "
+                        "by sluice yet",
+                        kfile);
+}

@@ -1,0 +1,124 @@
+/*
+ * Entry points: render a kustomization into the pipeline's object list and
+ * print objects as kustomize does.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "path.h"
+#include "render_int.h"
+
+int sl_render(struct sl_tree *tree, const char *path, const struct sl_render_opts *opts,
+              struct sl_objlist *out, struct sl_error *err)
+{
+    static const struct sl_render_opts defaults = SL_RENDER_OPTS_DEFAULT;
+    struct render_ctx c;
+    struct resmap ra = {0};
+    struct sl_objlist tmp = SL_OBJLIST_INIT;
+    struct sl_buf dir = SL_BUF_INIT(4096);
+    enum sl_tree_kind kind;
+    size_t size;
+    int fifo = 0, rc = -1;
+
+    memset(&c, 0, sizeof(c));
+    c.tree = tree;
+    c.opts = opts ? *opts : defaults;
+    c.err = err;
+    if (sl_path_clean(&dir, path, err) != 0)
+        goto done;
+    if (sl_tree_stat(tree, dir.ptr, &kind, &size, err) != 0)
+        goto done;
+    if (kind == SL_TREE_FILE) {
+        /* a kustomization file given directly: use its directory */
+        char *slash = strrchr(dir.ptr, '/');
+        const char *base = slash ? slash + 1 : dir.ptr;
+        if (strcmp(base, "kustomization.yaml") != 0 && strcmp(base, "kustomization.yml") != 0 &&
+            strcmp(base, "Kustomization") != 0) {
+            sl_error_set(err, SL_EINVAL, "%s: not a kustomization directory", dir.ptr);
+            goto done;
+        }
+        if (slash)
+            sl_buf_truncate(&dir, (size_t)(slash - dir.ptr));
+        else
+            sl_buf_reset(&dir), sl_buf_puts(&dir, ".", err);
+    } else if (kind == SL_TREE_NONE) {
+        sl_error_set(err, SL_ENOTFOUND, "%s: no such directory", dir.ptr);
+        goto done;
+    }
+    if (kust_sort_fifo(&c, dir.ptr, &fifo) != 0)
+        goto done;
+    if (kust_build(&c, dir.ptr, &ra, true) != 0)
+        goto done;
+    if (ra.n > c.opts.max_objects) {
+        sl_error_set(err, SL_ETOOLARGE, "%s: more than %zu objects", dir.ptr, c.opts.max_objects);
+        goto done;
+    }
+    if (!fifo)
+        sort_legacy(ra.items, ra.n);
+    for (size_t i = 0; i < ra.n; i++) {
+        struct res *r = ra.items[i];
+        if (sl_objlist_add(&tmp, r->obj, r->file, r->line, err) != 0) {
+            r->obj = NULL;
+            goto done;
+        }
+        tmp.items[tmp.n - 1].secret = r->secret;
+        r->obj = NULL;
+    }
+    for (size_t i = 0; i < tmp.n; i++) {
+        if (sl_objlist_add(out, tmp.items[i].json, tmp.items[i].origin.file,
+                           tmp.items[i].origin.line, err) != 0) {
+            tmp.items[i].json = NULL;
+            /* roll back what was appended */
+            goto done;
+        }
+        out->items[out->n - 1].secret = tmp.items[i].secret;
+        tmp.items[i].json = NULL;
+    }
+    rc = 0;
+done:
+    sl_objlist_release(&tmp);
+    resmap_release(&ra);
+    for (size_t i = 0; i < c.vars.n; i++) {
+        free(c.vars.items[i].name);
+        free(c.vars.items[i].kind);
+        free(c.vars.items[i].apiversion);
+        free(c.vars.items[i].objname);
+        free(c.vars.items[i].objns);
+        free(c.vars.items[i].fieldpath);
+    }
+    free(c.vars.items);
+    free(c.stack);
+    sl_buf_release(&dir);
+    return rc;
+}
+
+int sl_render_format_yaml(const struct sl_objlist *objs, struct sl_buf *out, struct sl_error *err)
+{
+    for (size_t i = 0; i < objs->n; i++) {
+        if (i > 0 && sl_buf_puts(out, "---\n", err) != 0)
+            return -1;
+        if (emit_yaml_doc(objs->items[i].json, out, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int sl_render_format_json(const struct sl_objlist *objs, struct sl_buf *out, struct sl_error *err)
+{
+    json_t *arr = json_array();
+    char *s;
+    int rc;
+    if (arr == NULL)
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < objs->n; i++)
+        json_array_append(arr, objs->items[i].json);
+    s = json_dumps(arr, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(arr);
+    if (s == NULL)
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
+    rc = sl_buf_puts(out, s, err);
+    if (rc == 0)
+        rc = sl_buf_putc(out, '\n', err);
+    free(s);
+    return rc;
+}
