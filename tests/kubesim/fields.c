@@ -346,16 +346,21 @@ static json_t *obj_child(const json_t *node, const char *pe, size_t *index_out)
     return found;
 }
 
-static json_t *obj_get_path(const json_t *obj, const json_t *path)
+static json_t *obj_get_prefix(const json_t *obj, const json_t *path, size_t len)
 {
     const json_t *n = obj;
-    for (size_t i = 0; i < json_array_size(path) && n; i++) {
+    for (size_t i = 0; i < len && n; i++) {
         const char *pe = json_string_value(json_array_get(path, i));
         if (strcmp(pe, ".") == 0)
             continue;
         n = obj_child(n, pe, NULL);
     }
     return ks_mut(n);
+}
+
+static json_t *obj_get_path(const json_t *obj, const json_t *path)
+{
+    return obj_get_prefix(obj, path, json_array_size(path));
 }
 
 static void obj_remove_path(json_t *obj, const json_t *path, size_t len)
@@ -563,7 +568,10 @@ int ks_apply(const json_t *live, const json_t *applied, const char *manager, boo
         json_array_foreach(leaves, j, p)
         {
             const char *last = json_string_value(json_array_get(p, json_array_size(p) - 1));
-            if (strcmp(last, ".") == 0 || !fs_get(SA, p, json_array_size(p)))
+            json_t *mine = fs_get(SA, p, json_array_size(p));
+            /* Only the same leaf conflicts: an empty map owned by one manager
+             * does not conflict with keys inside it set by another. */
+            if (strcmp(last, ".") == 0 || !mine || json_object_size(mine) > 0)
                 continue;
             json_t *lv = obj_get_path(live, p);
             json_t *av = obj_get_path(A, p);
@@ -618,8 +626,16 @@ int ks_apply(const json_t *live, const json_t *applied, const char *manager, boo
             /* The applier still sends something inside this list item. */
             if (item && fs_get(SA, p, plen - 1))
                 owned = true;
-            if (!owned)
+            if (!owned) {
                 obj_remove_path(obj, p, plen);
+                /* Maps emptied by the removal go too (labels: {} would linger). */
+                for (size_t l = plen - 1; l >= 2; l--) {
+                    json_t *node = obj_get_prefix(obj, p, l);
+                    if (!json_is_object(node) || json_object_size(node) > 0)
+                        break;
+                    obj_remove_path(obj, p, l);
+                }
+            }
         }
         json_decref(leaves);
     }
