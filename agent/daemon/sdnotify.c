@@ -99,7 +99,9 @@ int sl_sdnotify_send(struct sl_sdnotify *n, const char *msg, struct sl_error *er
     if (n->fd < 0)
         return 0;
     do {
-        w = sendto(n->fd, msg, len, MSG_NOSIGNAL, (const struct sockaddr *)&n->addr, n->addrlen);
+        /* Never block the main loop on a full receive queue: a lost STATUS= is harmless. */
+        w = sendto(n->fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT, (const struct sockaddr *)&n->addr,
+                   n->addrlen);
     } while (w < 0 && errno == EINTR);
     if (w < 0)
         return sl_error_errno(err, errno, "sd_notify");

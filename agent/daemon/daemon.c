@@ -1,0 +1,1141 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "dmetrics.h"
+#include "file.h"
+#include "http.h"
+#include "log.h"
+#include "notify.h"
+#include "sdnotify.h"
+#include "strparse.h"
+#include "webhook.h"
+
+/* Signal flags: the only state a handler touches. */
+static volatile sig_atomic_t sig_stop, sig_reload, sig_poll;
+
+static void on_signal(int signo)
+{
+    if (signo == SIGHUP)
+        sig_reload = 1;
+    else if (signo == SIGUSR1)
+        sig_poll = 1;
+    else
+        sig_stop = 1;
+}
+
+/* Configuration plus what it names that must be read at load time (secrets). */
+struct bundle {
+    struct sl_config *cfg;
+    struct sl_hook **hooks;
+    size_t nhooks;
+    struct sl_notifier *notifier;
+};
+
+struct envstate {
+    char name[64];
+    int64_t due_ms; /* monotonic */
+    const char *trigger;
+    bool again; /* triggered while running: run once more right after */
+    unsigned failures;
+    bool in_failure; /* a failure notification was sent for the current streak */
+    bool polled;
+    char result[16];
+    char revision[64];
+    char ref[128];
+    char error[SL_ERROR_MSG_MAX];
+    long long last_run, last_success; /* unix seconds, 0 = never */
+};
+
+/* Hand-over slot between the main thread and the worker (guarded by mu). */
+struct job {
+    bool pending, done, quit;
+    const struct sl_config *cfg;
+    const struct sl_env_config *env;
+    const struct sl_notifier *notifier;
+    const char *trigger;
+    bool in_failure;
+    /* results */
+    int rc;
+    struct sl_run_result res;
+    struct sl_error err;
+    double seconds;
+    int notified; /* 0 none, 1 sent, -1 failed */
+    struct sl_error nerr;
+};
+
+struct daemon {
+    const struct sl_daemon_opts *opts;
+    struct bundle cur;
+    struct bundle *pending; /* a reloaded configuration waiting for the worker to be idle */
+    struct envstate *envs;
+    size_t nenvs;
+    struct sl_dmetrics dm;
+    struct sl_http *http;
+    struct sl_sdnotify sd;
+    int lock_fd, ctl_fd, wake_fd;
+    char ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    pthread_t worker;
+    bool worker_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct job job;
+    atomic_bool stopping;
+    bool busy;
+    size_t busy_env;
+    int64_t busy_since;
+    bool hang_reported;
+    bool ready;
+    int64_t next_watchdog;
+};
+
+struct sl_daemon_ctx {
+    struct daemon *d;
+    const struct sl_config *cfg;
+    const char *trigger;
+};
+
+bool sl_daemon_ctx_stopping(const struct sl_daemon_ctx *ctx)
+{
+    return atomic_load(&ctx->d->stopping);
+}
+
+const struct sl_config *sl_daemon_ctx_config(const struct sl_daemon_ctx *ctx)
+{
+    return ctx->cfg;
+}
+
+const char *sl_daemon_ctx_trigger(const struct sl_daemon_ctx *ctx)
+{
+    return ctx->trigger;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- pure helpers ---- */
+
+int64_t sl_daemon_next_delay_ms(const struct sl_daemon_config *dc, int64_t interval_ms,
+                                unsigned failures, uint32_t rnd)
+{
+    int64_t base = interval_ms;
+
+    if (failures > 0) {
+        base = dc->backoff_min_ms;
+        for (unsigned i = 1; i < failures && base < dc->backoff_max_ms; i++)
+            base *= 2;
+        if (base > dc->backoff_max_ms)
+            base = dc->backoff_max_ms;
+    }
+    if (dc->jitter_percent > 0 && base > 0) {
+        int64_t span = base / 100 * (int64_t)dc->jitter_percent +
+                       base % 100 * (int64_t)dc->jitter_percent / 100;
+        if (span > 0)
+            base += (int64_t)((uint64_t)rnd % (uint64_t)(span + 1));
+    }
+    return base;
+}
+
+int sl_daemon_harden(struct sl_error *err)
+{
+    struct rlimit rl = {0, 0};
+
+    /* Secrets live in this process: no core file, no ptrace by same-uid processes. */
+    if (setrlimit(RLIMIT_CORE, &rl) != 0)
+        return sl_error_errno(err, errno, "setrlimit(RLIMIT_CORE)");
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        return sl_error_errno(err, errno, "prctl(PR_SET_DUMPABLE)");
+    return 0;
+}
+
+static int join_path(char *out, size_t len, const char *dir, const char *name, struct sl_error *err)
+{
+    int n = snprintf(out, len, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= len)
+        return sl_error_set(err, SL_ETOOLARGE, "%s/%s: path too long", dir, name);
+    return 0;
+}
+
+int sl_daemon_lock(const char *state_dir, int *fd_out, struct sl_error *err)
+{
+    char path[4096], pid[32], held[32];
+    ssize_t n;
+    int fd;
+
+    *fd_out = -1;
+    if (join_path(path, sizeof(path), state_dir, SL_DAEMON_LOCK_FILE, err) != 0)
+        return -1;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return sl_error_errno(err, errno, "%s", path);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        n = pread(fd, held, sizeof(held) - 1, 0);
+        held[n > 0 ? n : 0] = '\0';
+        held[strcspn(held, "\n")] = '\0';
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return sl_error_set(err, SL_ECONFLICT,
+                                "%s is held by another sluice process (pid %s); only one may "
+                                "manage a state directory",
+                                path, held[0] ? held : "unknown");
+        return sl_error_errno(err, e, "%s: flock", path);
+    }
+    snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, strlen(pid), 0) != (ssize_t)strlen(pid)) {
+        sl_error_errno(err, errno, "%s: write", path);
+        close(fd);
+        return -1;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+int sl_daemon_control(const char *state_dir, const char *request, struct sl_buf *reply,
+                      struct sl_error *err)
+{
+    struct sockaddr_un a;
+    struct timeval tv = {10, 0};
+    char buf[4096];
+    int fd = -1, rc = -1;
+
+    memset(&a, 0, sizeof(a));
+    a.sun_family = AF_UNIX;
+    if (join_path(a.sun_path, sizeof(a.sun_path), state_dir, SL_DAEMON_CONTROL_SOCKET, err) != 0)
+        return -1;
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return sl_error_errno(err, errno, "socket");
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        if (errno == ENOENT || errno == ECONNREFUSED)
+            sl_error_set(err, SL_ENOTFOUND, "no sluice daemon is running for %s", state_dir);
+        else
+            sl_error_errno(err, errno, "%s", a.sun_path);
+        goto done;
+    }
+    if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0 ||
+        send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
+        sl_error_errno(err, errno, "%s: send", a.sun_path);
+        goto done;
+    }
+    shutdown(fd, SHUT_WR);
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            sl_error_errno(err, errno, "%s: receive", a.sun_path);
+            goto done;
+        }
+        if (n == 0)
+            break;
+        if (sl_buf_append(reply, buf, (size_t)n, err) != 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    close(fd);
+    return rc;
+}
+
+/* ---- configuration bundles ---- */
+
+static void bundle_release(struct bundle *b)
+{
+    for (size_t i = 0; i < b->nhooks; i++)
+        sl_hook_free(b->hooks[i]);
+    free(b->hooks);
+    sl_notifier_free(b->notifier);
+    sl_config_free(b->cfg);
+    memset(b, 0, sizeof(*b));
+}
+
+static int bundle_load(struct bundle *b, const char *path, struct sl_diags *diags,
+                       struct sl_error *err)
+{
+    memset(b, 0, sizeof(*b));
+    if (sl_config_load(&b->cfg, path, diags, err) != 0)
+        return -1;
+    if (b->cfg->nwebhooks > 0) {
+        b->hooks = calloc(b->cfg->nwebhooks, sizeof(*b->hooks));
+        if (b->hooks == NULL) {
+            sl_error_set(err, SL_ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < b->cfg->nwebhooks; i++) {
+        const struct sl_webhook_config *w = &b->cfg->webhooks[i];
+        static const enum sl_hook_type types[] = {SL_HOOK_GITHUB, SL_HOOK_GITLAB, SL_HOOK_HMAC};
+        b->hooks[i] = sl_hook_new(w->name, types[w->type], w->header, w->secret_file, err);
+        if (b->hooks[i] == NULL)
+            goto fail;
+        b->nhooks++;
+    }
+    if (sl_notifier_new(b->cfg, &b->notifier, err) != 0)
+        goto fail;
+    return 0;
+fail:
+    if (diags != NULL)
+        sl_diags_add(diags, "%s: %s", path, err->msg);
+    bundle_release(b);
+    return -1;
+}
+
+/* ---- status ---- */
+
+static json_t *status_json(const struct daemon *d)
+{
+    json_t *envs = json_array();
+    int64_t now = mono_ms();
+
+    for (size_t i = 0; i < d->nenvs; i++) {
+        const struct envstate *e = &d->envs[i];
+        bool running = d->busy && d->busy_env == i;
+        json_array_append_new(
+                envs,
+                json_pack("{s:s, s:b, s:s, s:s, s:s, s:i, s:I, s:I, s:o, s:o}", "name", e->name,
+                          "running", running, "lastResult", e->result, "revision", e->revision,
+                          "ref", e->ref, "consecutiveFailures", (int)e->failures, "lastRun",
+                          (json_int_t)e->last_run, "lastSuccess", (json_int_t)e->last_success,
+                          "nextPollSeconds",
+                          running ? json_null()
+                                  : json_integer(e->due_ms > now ? (e->due_ms - now + 999) / 1000
+                                                                 : 0),
+                          "lastError", e->error[0] ? json_string(e->error) : json_null()));
+    }
+    return json_pack("{s:i, s:b, s:b, s:o}", "pid", (int)getpid(), "ready", d->ready, "stopping",
+                     atomic_load(&d->stopping), "environments", envs);
+}
+
+static void save_state(const struct daemon *d)
+{
+    char path[4096];
+    struct sl_error err = SL_ERROR_INIT;
+    json_t *j = status_json(d);
+    char *s = j != NULL ? json_dumps(j, JSON_INDENT(2)) : NULL;
+
+    if (s == NULL ||
+        join_path(path, sizeof(path), d->cur.cfg->state_dir, SL_DAEMON_STATE_FILE, &err) != 0 ||
+        sl_file_write_atomic(path, s, strlen(s), 0600, &err) != 0)
+        sl_log_warn("could not save the daemon state", "error",
+                    err.msg[0] ? err.msg : "out of memory");
+    free(s);
+    json_decref(j);
+}
+
+static void set_status(struct daemon *d, const char *text)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    if (sl_sdnotify_status(&d->sd, text, &err) != 0)
+        sl_log_debug("sd_notify failed", "error", err.msg);
+}
+
+static void idle_status(struct daemon *d)
+{
+    char st[256];
+    int64_t now = mono_ms(), next = INT64_MAX;
+    const char *name = "";
+    size_t failing = 0;
+
+    for (size_t i = 0; i < d->nenvs; i++) {
+        if (d->envs[i].due_ms < next) {
+            next = d->envs[i].due_ms;
+            name = d->envs[i].name;
+        }
+        failing += d->envs[i].failures > 0;
+    }
+    if (d->nenvs == 0) {
+        snprintf(st, sizeof(st), "idle");
+    } else {
+        char dur[32];
+        sl_format_duration(dur, sizeof(dur), next > now ? (next - now) / 1000 * 1000 : 0);
+        snprintf(st, sizeof(st), "idle: %zu environments, %zu failing; next %s in %s", d->nenvs,
+                 failing, name, dur);
+    }
+    set_status(d, st);
+}
+
+/* ---- triggers ---- */
+
+static void trigger_env(struct daemon *d, size_t i, const char *why)
+{
+    struct envstate *e = &d->envs[i];
+
+    if (d->busy && d->busy_env == i) {
+        e->again = true;
+        e->trigger = why;
+        return;
+    }
+    e->due_ms = mono_ms();
+    e->trigger = why;
+}
+
+static ssize_t find_env(const struct daemon *d, const char *name)
+{
+    for (size_t i = 0; i < d->nenvs; i++)
+        if (strcmp(d->envs[i].name, name) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+static void trigger_all(struct daemon *d, const char *why)
+{
+    for (size_t i = 0; i < d->nenvs; i++)
+        trigger_env(d, i, why);
+}
+
+/* ---- HTTP handlers (main thread) ---- */
+
+static bool h_ready(void *arg)
+{
+    return ((struct daemon *)arg)->ready;
+}
+
+static int h_metrics(void *arg, struct sl_buf *out, struct sl_error *err)
+{
+    return sl_metrics_render(((struct daemon *)arg)->dm.reg, out, err);
+}
+
+static const struct bundle *newest(const struct daemon *d)
+{
+    return d->pending != NULL ? d->pending : &d->cur;
+}
+
+static struct sl_hook *h_find_hook(void *arg, const char *name)
+{
+    const struct bundle *b = newest(arg);
+    for (size_t i = 0; i < b->nhooks; i++)
+        if (strcmp(b->hooks[i]->name, name) == 0)
+            return b->hooks[i];
+    return NULL;
+}
+
+static void h_hook_result(void *arg, const char *name, const char *result)
+{
+    struct daemon *d = arg;
+    const struct bundle *b = newest(d);
+    struct sl_error err = SL_ERROR_INIT;
+    const struct sl_webhook_config *w = NULL;
+
+    for (size_t i = 0; i < b->cfg->nwebhooks; i++)
+        if (strcmp(b->cfg->webhooks[i].name, name) == 0)
+            w = &b->cfg->webhooks[i];
+    /* Unknown names are counted under one label so a scan cannot grow the metrics. */
+    if (sl_dmetrics_webhook(&d->dm, w != NULL ? name : "unknown", result, &err) != 0)
+        sl_log_warn("metrics", "error", err.msg);
+    sl_log(strcmp(result, "accepted") == 0 ? SL_LOG_INFO : SL_LOG_NOTICE, "webhook", "hook",
+           w != NULL ? name : "unknown", "result", result, NULL);
+    if (strcmp(result, "accepted") != 0 || w == NULL || atomic_load(&d->stopping))
+        return;
+    if (w->nenvironments == 0) {
+        trigger_all(d, "webhook");
+        return;
+    }
+    for (size_t i = 0; i < w->nenvironments; i++) {
+        ssize_t k = find_env(d, w->environments[i]);
+        if (k >= 0)
+            trigger_env(d, (size_t)k, "webhook");
+    }
+}
+
+/* ---- the worker ---- */
+
+static bool worker_cancelled(void *arg)
+{
+    return atomic_load(&((struct daemon *)arg)->stopping);
+}
+
+static void *worker_main(void *arg)
+{
+    struct daemon *d = arg;
+    uint64_t one = 1;
+
+    for (;;) {
+        struct job j;
+        pthread_mutex_lock(&d->mu);
+        while (!d->job.pending && !d->job.quit)
+            pthread_cond_wait(&d->cv, &d->mu);
+        if (d->job.quit) {
+            pthread_mutex_unlock(&d->mu);
+            break;
+        }
+        j = d->job;
+        pthread_mutex_unlock(&d->mu);
+
+        struct sl_daemon_ctx ctx = {d, j.cfg, j.trigger};
+        enum sl_notify_event ev;
+        double t0 = mono_s();
+        memset(&j.res, 0, sizeof(j.res));
+        sl_error_clear(&j.err);
+        sl_error_clear(&j.nerr);
+        j.rc = d->opts->reconcile(d->opts->reconcile_arg, &ctx, j.env, &j.res, &j.err);
+        if (j.rc != 0) {
+            if (j.err.code == SL_OK)
+                sl_error_set(&j.err, SL_EGENERIC, "reconcile failed without a message");
+            if (j.res.outcome != SL_RUN_CANCELED)
+                j.res.outcome = SL_RUN_FAILED;
+        }
+        j.seconds = mono_s() - t0;
+        j.notified = 0;
+        if (sl_notifier_event(j.notifier, &j.res, j.rc != 0, j.in_failure ? 1 : 0, &ev)) {
+            struct sl_notice no = {
+                    j.cfg->name, j.env->name,          ev, &j.res, j.rc != 0 ? j.err.msg : NULL,
+                    j.seconds,   (long long)time(NULL)};
+            j.notified =
+                    sl_notifier_send(j.notifier, &no, worker_cancelled, d, &j.nerr) == 0 ? 1 : -1;
+        }
+
+        pthread_mutex_lock(&d->mu);
+        j.pending = false;
+        j.done = true;
+        d->job = j;
+        pthread_mutex_unlock(&d->mu);
+        if (write(d->wake_fd, &one, sizeof(one)) < 0) {
+            /* The counter cannot overflow with one write per run; nothing else to do. */
+        }
+    }
+    return NULL;
+}
+
+static void dispatch(struct daemon *d, size_t i)
+{
+    struct envstate *e = &d->envs[i];
+    char st[160];
+
+    pthread_mutex_lock(&d->mu);
+    d->job.pending = true;
+    d->job.done = false;
+    d->job.cfg = d->cur.cfg;
+    d->job.env = &d->cur.cfg->envs[i];
+    d->job.notifier = d->cur.notifier;
+    d->job.trigger = e->trigger;
+    d->job.in_failure = e->in_failure;
+    pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    d->busy = true;
+    d->busy_env = i;
+    d->busy_since = mono_ms();
+    d->hang_reported = false;
+    e->again = false;
+    snprintf(st, sizeof(st), "reconciling %s (%s)", e->name, e->trigger);
+    set_status(d, st);
+    sl_log_debug("reconcile started", "env", e->name, "trigger", e->trigger);
+}
+
+static void check_ready(struct daemon *d)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    char n[32];
+
+    if (d->ready)
+        return;
+    for (size_t i = 0; i < d->nenvs; i++)
+        if (!d->envs[i].polled)
+            return;
+    d->ready = true;
+    if (sl_dmetrics_set_ready(&d->dm, true, &err) != 0)
+        sl_log_warn("metrics", "error", err.msg);
+    snprintf(n, sizeof(n), "%zu", d->nenvs);
+    sl_log_info("ready", "environments", n);
+}
+
+static void complete(struct daemon *d)
+{
+    struct job j;
+    struct envstate *e;
+    struct sl_error merr = SL_ERROR_INIT;
+    char dur[32], counts[4][16], fails[16], next[32];
+    bool failed, canceled;
+    int64_t delay;
+
+    pthread_mutex_lock(&d->mu);
+    if (!d->job.done) {
+        pthread_mutex_unlock(&d->mu);
+        return;
+    }
+    j = d->job;
+    d->job.done = false;
+    pthread_mutex_unlock(&d->mu);
+    d->busy = false;
+    e = &d->envs[d->busy_env];
+    canceled = j.res.outcome == SL_RUN_CANCELED;
+    failed = !canceled && (j.rc != 0 || j.res.outcome == SL_RUN_FAILED);
+
+    /* A streak of failures (or denials) is notified once, at its start (see the worker). */
+    if (failed) {
+        e->failures++;
+        e->in_failure = true;
+    } else if (!canceled) {
+        e->failures = 0;
+        e->in_failure = j.res.outcome == SL_RUN_DENIED;
+    }
+    delay = sl_daemon_next_delay_ms(&j.cfg->daemon, j.env->interval_ms, failed ? e->failures : 0,
+                                    randombytes_random());
+    e->due_ms = mono_ms() + delay;
+    e->trigger = failed ? "retry" : "interval";
+    if (e->again) {
+        e->due_ms = mono_ms();
+        e->again = false;
+    }
+    e->polled = true;
+    e->last_run = (long long)time(NULL);
+    snprintf(e->result, sizeof(e->result), "%s", sl_run_outcome_name(j.res.outcome));
+    if (!failed && !canceled) {
+        e->last_success = e->last_run;
+        e->error[0] = '\0';
+        if (j.res.revision[0] != '\0') {
+            snprintf(e->revision, sizeof(e->revision), "%s", j.res.revision);
+            snprintf(e->ref, sizeof(e->ref), "%s", j.res.ref);
+        }
+    } else if (failed) {
+        snprintf(e->error, sizeof(e->error), "%s", j.err.msg);
+    }
+    if (sl_dmetrics_record(&d->dm, e->name, &j.res, j.seconds, (double)time(NULL), &merr) != 0 ||
+        sl_dmetrics_set_failures(&d->dm, e->name, e->failures, &merr) != 0)
+        sl_log_warn("metrics", "error", merr.msg);
+    if (j.notified != 0) {
+        sl_error_clear(&merr);
+        if (sl_dmetrics_notification(&d->dm, j.notified > 0 ? "sent" : "failed", &merr) != 0)
+            sl_log_warn("metrics", "error", merr.msg);
+        if (j.notified < 0)
+            sl_log_warn("notification failed", "env", e->name, "error", j.nerr.msg);
+    }
+
+    snprintf(dur, sizeof(dur), "%.3fs", j.seconds);
+    snprintf(counts[0], sizeof(counts[0]), "%u", j.res.applied);
+    snprintf(counts[1], sizeof(counts[1]), "%u", j.res.pruned);
+    snprintf(counts[2], sizeof(counts[2]), "%u", j.res.unchanged);
+    snprintf(counts[3], sizeof(counts[3]), "%u", j.res.drifted);
+    snprintf(fails, sizeof(fails), "%u", e->failures);
+    sl_format_duration(next, sizeof(next), e->due_ms - mono_ms() > 0 ? e->due_ms - mono_ms() : 0);
+    /* The one line per reconcile: never a secret (results and errors carry none). */
+    sl_log(failed ? SL_LOG_ERR
+                  : (j.res.outcome == SL_RUN_ROLLED_BACK || j.res.outcome == SL_RUN_DENIED
+                             ? SL_LOG_WARN
+                             : SL_LOG_INFO),
+           "reconciled", "env", e->name, "trigger", j.trigger, "result",
+           sl_run_outcome_name(j.res.outcome), "revision", j.res.revision, "ref", j.res.ref,
+           "duration", dur, "applied", counts[0], "pruned", counts[1], "unchanged", counts[2],
+           "drifted", counts[3], "failures", fails, "next", next, "error", failed ? j.err.msg : "",
+           NULL);
+    check_ready(d);
+    save_state(d);
+}
+
+/* ---- reload ---- */
+
+static int setup_envs(struct daemon *d, const struct sl_config *cfg, const char *why)
+{
+    struct envstate *ne = calloc(cfg->nenvs == 0 ? 1 : cfg->nenvs, sizeof(*ne));
+    struct sl_error err = SL_ERROR_INIT;
+    int64_t now = mono_ms();
+
+    if (ne == NULL)
+        return -1;
+    for (size_t i = 0; i < cfg->nenvs; i++) {
+        ssize_t old = find_env(d, cfg->envs[i].name);
+        if (old >= 0) {
+            ne[i] = d->envs[old];
+        } else {
+            snprintf(ne[i].name, sizeof(ne[i].name), "%s", cfg->envs[i].name);
+            ne[i].due_ms = now;
+            ne[i].trigger = why;
+            if (sl_dmetrics_add_env(&d->dm, ne[i].name, &err) != 0)
+                sl_log_warn("metrics", "error", err.msg);
+        }
+    }
+    for (size_t i = 0; i < d->nenvs; i++) {
+        if (sl_config_env(cfg, d->envs[i].name) == NULL) {
+            sl_dmetrics_forget_env(&d->dm, d->envs[i].name);
+            sl_log_info("environment removed", "env", d->envs[i].name);
+        }
+    }
+    free(d->envs);
+    d->envs = ne;
+    d->nenvs = cfg->nenvs;
+    return 0;
+}
+
+static void apply_pending(struct daemon *d)
+{
+    struct bundle *p = d->pending;
+
+    if (p == NULL || d->busy)
+        return;
+    d->pending = NULL;
+    if (setup_envs(d, p->cfg, "reload") != 0) {
+        sl_log_err("reload failed: out of memory; keeping the old configuration");
+        bundle_release(p);
+        free(p);
+        return;
+    }
+    if (d->http != NULL)
+        sl_http_set_limits(d->http, p->cfg->http.max_body, p->cfg->http.rate_limit);
+    bundle_release(&d->cur);
+    d->cur = *p;
+    free(p);
+    d->ready = false;
+    check_ready(d);
+    sl_log_info("configuration reloaded", "file", d->cur.cfg->file);
+}
+
+static void reload(struct daemon *d)
+{
+    struct sl_diags diags = SL_DIAGS_INIT;
+    struct sl_error err = SL_ERROR_INIT;
+    struct bundle *b = calloc(1, sizeof(*b));
+    struct sl_http *nh = NULL;
+    bool ok = false;
+
+    if (sl_sdnotify_reloading(&d->sd, &err) != 0)
+        sl_log_debug("sd_notify failed", "error", err.msg);
+    sl_error_clear(&err);
+    sl_log_info("reloading configuration", "file", d->opts->config_path);
+    if (b == NULL || bundle_load(b, d->opts->config_path, &diags, &err) != 0) {
+        for (size_t i = 0; i < diags.n; i++)
+            sl_log_err("reload rejected", "problem", diags.msgs[i]);
+        if (diags.n == 0)
+            sl_log_err("reload rejected", "problem", b == NULL ? "out of memory" : err.msg);
+        goto done;
+    }
+    if (strcmp(b->cfg->state_dir, d->cur.cfg->state_dir) != 0) {
+        sl_log_err("reload rejected", "problem",
+                   "stateDir cannot change while running; restart the service instead");
+        goto done;
+    }
+    if (strcmp(b->cfg->http.listen, d->cur.cfg->http.listen) != 0) {
+        if (b->cfg->http.listen[0] != '\0') {
+            struct sl_http_handlers h = {d, h_ready, h_metrics, h_find_hook, h_hook_result};
+            nh = sl_http_start(b->cfg->http.listen, &h, b->cfg->http.max_body,
+                               b->cfg->http.rate_limit, &err);
+            if (nh == NULL) {
+                sl_log_err("reload rejected", "problem", err.msg);
+                goto done;
+            }
+        }
+        sl_http_stop(d->http);
+        d->http = nh;
+        nh = NULL;
+        if (d->http != NULL)
+            sl_log_info("http listening", "listen", sl_http_listen(d->http));
+    }
+    if (d->pending != NULL) {
+        bundle_release(d->pending);
+        free(d->pending);
+    }
+    d->pending = b;
+    b = NULL;
+    ok = true;
+    apply_pending(d);
+done:
+    sl_error_clear(&err);
+    if (sl_dmetrics_reload(&d->dm, ok, &err) != 0)
+        sl_log_warn("metrics", "error", err.msg);
+    if (b != NULL) {
+        bundle_release(b);
+        free(b);
+    }
+    sl_diags_release(&diags);
+    sl_error_clear(&err);
+    if (sl_sdnotify_ready(&d->sd, ok ? "configuration reloaded" : "reload rejected; see the log",
+                          &err) != 0)
+        sl_log_debug("sd_notify failed", "error", err.msg);
+}
+
+/* ---- control socket ---- */
+
+static int open_control(struct daemon *d, struct sl_error *err)
+{
+    struct sockaddr_un a;
+    mode_t old;
+
+    memset(&a, 0, sizeof(a));
+    a.sun_family = AF_UNIX;
+    if (join_path(a.sun_path, sizeof(a.sun_path), d->cur.cfg->state_dir, SL_DAEMON_CONTROL_SOCKET,
+                  err) != 0)
+        return -1;
+    snprintf(d->ctl_path, sizeof(d->ctl_path), "%s", a.sun_path);
+    /* We hold the state lock, so a socket file left here is stale. */
+    unlink(a.sun_path);
+    d->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (d->ctl_fd < 0)
+        return sl_error_errno(err, errno, "control socket");
+    old = umask(077);
+    if (bind(d->ctl_fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        umask(old);
+        return sl_error_errno(err, errno, "%s: bind", a.sun_path);
+    }
+    umask(old);
+    if (listen(d->ctl_fd, 8) != 0)
+        return sl_error_errno(err, errno, "%s: listen", a.sun_path);
+    return 0;
+}
+
+static void control_request(struct daemon *d, const char *req, struct sl_buf *out)
+{
+    struct sl_error err = SL_ERROR_INIT;
+
+    if (strcmp(req, "poll") == 0) {
+        if (atomic_load(&d->stopping)) {
+            sl_buf_puts(out, "error the daemon is stopping\n", &err);
+            return;
+        }
+        trigger_all(d, "control");
+        sl_buf_puts(out, "ok poll", &err);
+        for (size_t i = 0; i < d->nenvs; i++)
+            sl_buf_printf(out, &err, " %s", d->envs[i].name);
+        sl_buf_putc(out, '\n', &err);
+    } else if (strncmp(req, "poll ", 5) == 0) {
+        ssize_t k = find_env(d, req + 5);
+        if (k < 0) {
+            sl_buf_puts(out, "error unknown environment\n", &err);
+        } else if (atomic_load(&d->stopping)) {
+            sl_buf_puts(out, "error the daemon is stopping\n", &err);
+        } else {
+            trigger_env(d, (size_t)k, "control");
+            sl_buf_printf(out, &err, "ok poll %s\n", d->envs[k].name);
+        }
+    } else if (strcmp(req, "status") == 0) {
+        json_t *j = status_json(d);
+        char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+        if (s != NULL)
+            sl_buf_printf(out, &err, "%s\n", s);
+        else
+            sl_buf_puts(out, "error out of memory\n", &err);
+        free(s);
+        json_decref(j);
+    } else {
+        sl_buf_puts(out, "error unknown request (poll [ENV] | status)\n", &err);
+    }
+}
+
+static void handle_control(struct daemon *d)
+{
+    struct timeval tv = {1, 0};
+    struct ucred cred;
+    socklen_t cl = sizeof(cred);
+    char req[256];
+    size_t len = 0;
+    struct sl_buf out = SL_BUF_INIT(1 << 20);
+    int fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    /* The socket is 0600 in a private directory; check the peer anyway. */
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
+        (cred.uid != geteuid() && cred.uid != 0)) {
+        close(fd);
+        return;
+    }
+    /* A local client gets one second to send one short line; the loop waits no longer. */
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    while (len < sizeof(req) - 1) {
+        ssize_t n = recv(fd, req + len, sizeof(req) - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (memchr(req, '\n', len) != NULL)
+            break;
+    }
+    req[len] = '\0';
+    req[strcspn(req, "\r\n")] = '\0';
+    control_request(d, req, &out);
+    if (send(fd, out.ptr, out.len, MSG_NOSIGNAL) < 0)
+        sl_log_debug("control reply failed", "error", strerror(errno));
+    sl_buf_release(&out);
+    close(fd);
+}
+
+/* ---- main loop ---- */
+
+static int64_t hang_limit_ms(const struct daemon *d)
+{
+    const struct sl_config *c = d->cur.cfg;
+    const struct sl_env_config *e = &c->envs[d->busy_env];
+
+    /* Fetch, apply and health wait, with a generous margin for large applies. */
+    return c->source.timeout_ms + e->health_timeout_ms + 10 * c->cluster.request_timeout_ms +
+           10 * 60 * 1000;
+}
+
+static void watchdog(struct daemon *d, int64_t now)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    int64_t iv = sl_sdnotify_watchdog_interval_ms(&d->sd);
+
+    if (iv == 0 || now < d->next_watchdog)
+        return;
+    d->next_watchdog = now + iv;
+    /* A run stuck far beyond any timeout: stop pinging so that systemd restarts us. */
+    if (d->busy && now - d->busy_since > hang_limit_ms(d)) {
+        if (!d->hang_reported)
+            sl_log_err("reconcile is stuck; withholding watchdog pings", "env",
+                       d->envs[d->busy_env].name);
+        d->hang_reported = true;
+        return;
+    }
+    if (sl_sdnotify_watchdog(&d->sd, &err) != 0)
+        sl_log_debug("sd_notify failed", "error", err.msg);
+}
+
+static ssize_t next_due(const struct daemon *d)
+{
+    ssize_t best = -1;
+
+    for (size_t i = 0; i < d->nenvs; i++)
+        if (best < 0 || d->envs[i].due_ms < d->envs[best].due_ms)
+            best = (ssize_t)i;
+    return best;
+}
+
+static int install_signals(sigset_t *waitmask, struct sl_error *err)
+{
+    struct sigaction sa;
+    sigset_t block;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigemptyset(&block);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGUSR1);
+    /* Blocked except inside ppoll, so a signal always wakes the loop; the worker inherits the
+     * block. */
+    if (pthread_sigmask(SIG_BLOCK, &block, waitmask) != 0)
+        return sl_error_set(err, SL_EIO, "pthread_sigmask failed");
+    sigdelset(waitmask, SIGHUP);
+    sigdelset(waitmask, SIGTERM);
+    sigdelset(waitmask, SIGINT);
+    sigdelset(waitmask, SIGUSR1);
+    if (sigaction(SIGHUP, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 ||
+        sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGUSR1, &sa, NULL) != 0)
+        return sl_error_errno(err, errno, "sigaction");
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+static int startup(struct daemon *d, struct sl_diags *diags, sigset_t *waitmask,
+                   struct sl_error *err)
+{
+    struct sl_http_handlers h = {d, h_ready, h_metrics, h_find_hook, h_hook_result};
+    char port[16];
+    int rc;
+
+    if (sl_daemon_harden(err) != 0)
+        return -1;
+    if (bundle_load(&d->cur, d->opts->config_path, diags, err) != 0)
+        return -1;
+    if (sl_mkdir_p(d->cur.cfg->state_dir, 0700, err) != 0 ||
+        sl_daemon_lock(d->cur.cfg->state_dir, &d->lock_fd, err) != 0)
+        return -1;
+    if (sl_sdnotify_open(&d->sd, true, err) != 0)
+        return -1;
+    if (sl_dmetrics_init(&d->dm, d->opts->version, d->opts->commit, err) != 0)
+        return -1;
+    if (setup_envs(d, d->cur.cfg, "startup") != 0)
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
+    if (d->cur.cfg->http.listen[0] != '\0') {
+        d->http = sl_http_start(d->cur.cfg->http.listen, &h, d->cur.cfg->http.max_body,
+                                d->cur.cfg->http.rate_limit, err);
+        if (d->http == NULL)
+            return -1;
+    }
+    if (open_control(d, err) != 0)
+        return -1;
+    d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (d->wake_fd < 0)
+        return sl_error_errno(err, errno, "eventfd");
+    if (install_signals(waitmask, err) != 0)
+        return -1;
+    rc = pthread_create(&d->worker, NULL, worker_main, d);
+    if (rc != 0)
+        return sl_error_errno(err, rc, "starting the worker thread");
+    d->worker_started = true;
+    snprintf(port, sizeof(port), "%u", d->http != NULL ? sl_http_port(d->http) : 0);
+    sl_log_info("started", "config", d->cur.cfg->file, "state", d->cur.cfg->state_dir, "listen",
+                d->http != NULL ? sl_http_listen(d->http) : "", "port", port, "control",
+                d->ctl_path);
+    return 0;
+}
+
+static void stop_worker(struct daemon *d)
+{
+    if (!d->worker_started)
+        return;
+    pthread_mutex_lock(&d->mu);
+    d->job.quit = true;
+    pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    pthread_join(d->worker, NULL);
+    d->worker_started = false;
+}
+
+int sl_daemon_run(const struct sl_daemon_opts *opts, struct sl_diags *diags, struct sl_error *err)
+{
+    struct daemon d;
+    sigset_t waitmask;
+    int64_t stop_deadline = 0;
+    bool stopping = false, timed_out = false;
+    int rc = -1;
+
+    memset(&d, 0, sizeof(d));
+    d.opts = opts;
+    d.lock_fd = d.ctl_fd = d.wake_fd = -1;
+    d.sd.fd = -1;
+    atomic_init(&d.stopping, false);
+    pthread_mutex_init(&d.mu, NULL);
+    pthread_cond_init(&d.cv, NULL);
+    sig_stop = sig_reload = sig_poll = 0;
+    if (startup(&d, diags, &waitmask, err) != 0)
+        goto done;
+    if (sl_sdnotify_ready(&d.sd, "started; polling every environment", err) != 0)
+        sl_log_warn("sd_notify failed", "error", err->msg);
+    sl_error_clear(err);
+    d.next_watchdog = mono_ms();
+
+    for (;;) {
+        struct pollfd pfd[3];
+        nfds_t nfd = 0;
+        int64_t now = mono_ms(), timeout = 60000, t;
+        struct timespec ts;
+        uint64_t cnt;
+
+        if (sig_stop && !stopping) {
+            stopping = true;
+            atomic_store(&d.stopping, true);
+            stop_deadline = now + d.cur.cfg->daemon.stop_timeout_ms;
+            sl_sdnotify_stopping(&d.sd, err);
+            sl_error_clear(err);
+            set_status(&d, d.busy ? "stopping: waiting for the current reconcile" : "stopping");
+            sl_log_info("stopping", "running", d.busy ? d.envs[d.busy_env].name : "");
+        }
+        if (sig_reload) {
+            sig_reload = 0;
+            if (!stopping)
+                reload(&d);
+        }
+        if (sig_poll) {
+            sig_poll = 0;
+            if (!stopping)
+                trigger_all(&d, "signal");
+        }
+        if (stopping && !d.busy)
+            break;
+        if (stopping && now >= stop_deadline) {
+            timed_out = true;
+            break;
+        }
+        if (!d.busy && !stopping) {
+            ssize_t n;
+            apply_pending(&d);
+            n = next_due(&d);
+            if (n >= 0 && d.envs[n].due_ms <= now) {
+                dispatch(&d, (size_t)n);
+            } else {
+                if (n >= 0)
+                    timeout = d.envs[n].due_ms - now;
+                idle_status(&d);
+            }
+        }
+        if (stopping && stop_deadline - now < timeout)
+            timeout = stop_deadline - now;
+        if (d.http != NULL && (t = sl_http_timeout_ms(d.http)) >= 0 && t < timeout)
+            timeout = t;
+        if (sl_sdnotify_watchdog_interval_ms(&d.sd) > 0 && d.next_watchdog - now < timeout)
+            timeout = d.next_watchdog - now;
+        if (timeout < 0)
+            timeout = 0;
+
+        pfd[nfd++] = (struct pollfd){d.wake_fd, POLLIN, 0};
+        pfd[nfd++] = (struct pollfd){d.ctl_fd, POLLIN, 0};
+        if (d.http != NULL)
+            pfd[nfd++] = (struct pollfd){sl_http_fd(d.http), POLLIN, 0};
+        ts.tv_sec = timeout / 1000;
+        ts.tv_nsec = (timeout % 1000) * 1000000;
+        if (ppoll(pfd, nfd, &ts, &waitmask) < 0 && errno != EINTR) {
+            sl_error_errno(err, errno, "ppoll");
+            break;
+        }
+        if (read(d.wake_fd, &cnt, sizeof(cnt)) == (ssize_t)sizeof(cnt))
+            complete(&d);
+        if (pfd[1].revents & POLLIN)
+            handle_control(&d);
+        if (d.http != NULL)
+            sl_http_run(d.http);
+        watchdog(&d, mono_ms());
+    }
+    if (err->code != SL_OK)
+        goto done;
+    if (timed_out) {
+        sl_log_err("stop timeout: exiting while a reconcile is still running", "env",
+                   d.envs[d.busy_env].name, "timeout", "daemon.stopTimeout");
+        sl_error_set(err, SL_ETIMEOUT,
+                     "the reconcile of %s did not reach a safe point within daemon.stopTimeout",
+                     d.envs[d.busy_env].name);
+    } else {
+        rc = 0;
+    }
+    save_state(&d);
+    set_status(&d, "stopped");
+    sl_log_info("stopped", "clean", rc == 0 ? "true" : "false");
+done:
+    sl_http_stop(d.http);
+    if (d.ctl_fd >= 0) {
+        close(d.ctl_fd);
+        unlink(d.ctl_path);
+    }
+    if (timed_out) {
+        /* The worker still uses the configuration: leave it to process exit. */
+        return -1;
+    }
+    stop_worker(&d);
+    if (d.wake_fd >= 0)
+        close(d.wake_fd);
+    if (d.pending != NULL) {
+        bundle_release(d.pending);
+        free(d.pending);
+    }
+    bundle_release(&d.cur);
+    free(d.envs);
+    sl_dmetrics_release(&d.dm);
+    sl_sdnotify_close(&d.sd);
+    if (d.lock_fd >= 0)
+        close(d.lock_fd);
+    pthread_mutex_destroy(&d.mu);
+    pthread_cond_destroy(&d.cv);
+    return rc;
+}
