@@ -1069,6 +1069,14 @@ static void add_history(struct run *r, const char *revision, enum sl_result resu
         sl_log_warn("history entry dropped", "env", r->env->name, "error", e.msg);
 }
 
+static void release_objs(struct run *r, struct sl_objlist *objs)
+{
+    if (r->ds->release != NULL)
+        r->ds->release(r->ds->ctx, objs);
+    else
+        sl_objlist_release(objs);
+}
+
 static int render(struct run *r, const char *revision, struct sl_objlist *objs,
                   struct sl_error *err)
 {
@@ -1297,7 +1305,7 @@ int sl_reconcile_env(const struct sl_config *cfg, const struct sl_env_config *en
             progress(&r, SL_PHASE_ROLLBACK, NULL, lg);
             sl_log_warn("release failed, rolling back", "env", env->name, "revision", target,
                         "last_good", lg, "error", failmsg);
-            sl_objlist_release(&objs);
+            release_objs(&r, &objs);
             sl_error_clear(&aerr);
             if (render(&r, lg, &objs, &aerr) == 0 && apply_revision(&r, &objs, &rej2, &aerr) == 0) {
                 res->result = SL_RESULT_ROLLED_BACK;
@@ -1345,7 +1353,7 @@ out:
     free(mirror_after);
     free(cur);
     free(ref);
-    sl_objlist_release(&objs);
+    release_objs(&r, &objs);
     sl_control_release(&ctl);
     sl_state_free(r.st);
     json_decref(r.kinds);

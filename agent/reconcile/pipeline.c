@@ -1,0 +1,161 @@
+#include "pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "age.h"
+#include "policy.h"
+#include "render.h"
+#include "secrets.h"
+#include "source.h"
+
+struct sl_pipeline {
+    const struct sl_config *cfg;
+    struct sl_pipeline_opts opts;
+    struct sl_source *src;
+    struct sl_identities ids;
+    struct sl_policy_set *policies;
+    bool polled;
+};
+
+int sl_pipeline_open(const struct sl_config *cfg, const struct sl_pipeline_opts *opts,
+                     struct sl_pipeline **out, struct sl_error *err)
+{
+    struct sl_pipeline *p = calloc(1, sizeof(*p));
+
+    *out = NULL;
+    if (p == NULL)
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
+    p->cfg = cfg;
+    if (opts != NULL)
+        p->opts = *opts;
+    if (sl_source_open(cfg, NULL, &p->src, err) != 0)
+        goto fail;
+    if (!p->opts.no_unseal) {
+        for (size_t i = 0; i < cfg->nidentities; i++)
+            if (sl_identities_load_file(&p->ids, cfg->identities[i], err) != 0)
+                goto fail;
+    }
+    if (sl_policy_set_load(&p->policies, NULL, 0, cfg, NULL, err) != 0) {
+        sl_error_wrap(err, "policies");
+        goto fail;
+    }
+    *out = p;
+    return 0;
+fail:
+    sl_pipeline_free(p);
+    return -1;
+}
+
+void sl_pipeline_free(struct sl_pipeline *p)
+{
+    if (p == NULL)
+        return;
+    sl_source_free(p->src);
+    sl_identities_release(&p->ids);
+    sl_policy_set_free(p->policies);
+    free(p);
+}
+
+int sl_pipeline_finish(struct sl_pipeline *p, struct sl_error *err)
+{
+    return sl_source_save_state(p->src, false, err);
+}
+
+static int pl_resolve(void *ctx, const struct sl_env_config *env, char **revision, char **ref,
+                      struct sl_error *err)
+{
+    struct sl_pipeline *p = ctx;
+    struct sl_source_result res;
+
+    *revision = *ref = NULL;
+    if (!p->polled && !p->opts.no_poll) {
+        struct sl_source_poll poll;
+        memset(&poll, 0, sizeof(poll));
+        if (sl_source_poll(p->src, &poll, err) != 0)
+            return sl_error_wrap(err, "fetch");
+    }
+    p->polled = true;
+    memset(&res, 0, sizeof(res));
+    if (sl_source_resolve(p->src, env, &res, err) != 0)
+        return -1;
+    if (!res.ok) {
+        sl_error_set(err, res.err.code != SL_OK ? res.err.code : SL_ENOTFOUND, "%s: %s", env->name,
+                     res.err.msg[0] ? res.err.msg : res.reason);
+        return -1;
+    }
+    *revision = strdup(res.commit);
+    *ref = strdup(res.ref);
+    if (*revision == NULL || *ref == NULL) {
+        free(*revision);
+        free(*ref);
+        *revision = *ref = NULL;
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static void pl_release(void *ctx, struct sl_objlist *objs)
+{
+    (void)ctx;
+    sl_objlist_wipe_secrets(objs);
+    sl_objlist_release(objs);
+}
+
+static int pl_render(void *ctx, const struct sl_env_config *env, const char *revision,
+                     struct sl_objlist *out, struct sl_error *err)
+{
+    struct sl_pipeline *p = ctx;
+    struct sl_tree *tree = NULL;
+    struct sl_objlist objs = SL_OBJLIST_INIT;
+    struct sl_policy_report rep = SL_POLICY_REPORT_INIT;
+    struct sl_buf text = SL_BUF_INIT(64 << 10);
+    int n, rc = -1;
+
+    if (sl_source_open_tree(p->src, revision, &tree, err) != 0)
+        return -1;
+    if (sl_render(tree, env->path, NULL, &objs, err) != 0)
+        goto done;
+    if (!p->opts.no_unseal && sl_unseal_objects(&objs, &p->ids, err) != 0) {
+        sl_error_wrap(err, "unseal");
+        goto done;
+    }
+    n = sl_policy_check(p->policies, &objs, env->name, env->policy, &rep, err);
+    if (n < 0)
+        goto done;
+    if (n > 0) {
+        struct sl_error ferr = SL_ERROR_INIT;
+        for (size_t i = 0; i < rep.n; i++)
+            if (rep.items[i].blocking && !rep.items[i].excepted)
+                sl_buf_printf(&text, &ferr, "%s%s: %s: %s", text.len ? "; " : "",
+                              rep.items[i].origin, rep.items[i].rule, rep.items[i].message);
+        sl_error_set(err, SL_EPERM, "policy denied %d object%s: %s", n, n == 1 ? "" : "s",
+                     text.ptr);
+        goto done;
+    }
+    /* hand the objects over */
+    for (size_t i = 0; i < objs.n; i++) {
+        struct sl_object *o = &objs.items[i];
+        if (sl_objlist_add(out, o->json, o->origin.file, o->origin.line, err) != 0) {
+            o->json = NULL;
+            goto done;
+        }
+        out->items[out->n - 1].secret = o->secret;
+        o->json = NULL;
+    }
+    rc = 0;
+done:
+    sl_buf_release(&text);
+    sl_policy_report_release(&rep);
+    pl_release(NULL, &objs);
+    sl_tree_free(tree);
+    return rc;
+}
+
+void sl_pipeline_desired(struct sl_pipeline *p, struct sl_desired *d)
+{
+    d->resolve = pl_resolve;
+    d->render = pl_render;
+    d->release = pl_release;
+    d->ctx = p;
+}

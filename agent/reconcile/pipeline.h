@@ -1,0 +1,36 @@
+/*
+ * The real struct sl_desired: git source -> tree of the commit -> render ->
+ * unseal -> policy. Built only when the source, render, secrets and policy
+ * stages exist (SLUICE_HAVE_PIPELINE).
+ *
+ * The source is polled once per pipeline (the first resolve); resolutions are
+ * recorded with sl_pipeline_finish(). A policy denial in enforce mode is an
+ * error (SL_EPERM) that lists the blocking findings, so the engine rejects
+ * the revision before anything is written.
+ */
+#ifndef SL_RECONCILE_PIPELINE_H
+#define SL_RECONCILE_PIPELINE_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "engine.h"
+#include "error.h"
+
+struct sl_pipeline;
+
+struct sl_pipeline_opts {
+    bool no_poll;   /* use the cache as it is (diff, tests) */
+    bool no_unseal; /* leave SealedSecrets sealed (diff without identities) */
+};
+
+int sl_pipeline_open(const struct sl_config *cfg, const struct sl_pipeline_opts *opts,
+                     struct sl_pipeline **out, struct sl_error *err);
+/* Save the source's "last seen" state (after the runs; skip for look-only verbs). */
+int sl_pipeline_finish(struct sl_pipeline *p, struct sl_error *err);
+void sl_pipeline_free(struct sl_pipeline *p);
+
+/* Fill d so that the engine uses p (borrowed). */
+void sl_pipeline_desired(struct sl_pipeline *p, struct sl_desired *d);
+
+#endif
