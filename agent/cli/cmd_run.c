@@ -35,7 +35,8 @@ int sl_cmd_run(int argc, char **argv)
     struct sl_daemon_opts o = {0};
     struct sl_diags diags = SL_DIAGS_INIT;
     struct sl_error err = SL_ERROR_INIT;
-    const char *config = NULL, *fake = NULL;
+    const char *config = NULL;
+    char *fake = NULL;
     int c, rc = SL_EXIT_FAIL;
 
     while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
@@ -53,7 +54,7 @@ int sl_cmd_run(int argc, char **argv)
     o.commit = SLUICE_GIT_COMMIT;
     if (fake != NULL) {
         o.reconcile = sl_fake_reconcile;
-        o.reconcile_arg = (void *)fake;
+        o.reconcile_arg = fake;
     }
     /*
      * The reconcile pipeline (sl_reconcile_env_fn, see runresult.h) is wired
