@@ -48,9 +48,42 @@ struct fail {
     const char *message;
 };
 
+/*
+ * Rules look up the same fields over and over (securityContext of every
+ * container, by most container rules). A direct-mapped cache of (node,
+ * interned key) -> child saves the hash lookups; objects are not modified
+ * during a check, so entries never go stale within one sl_policy_check().
+ */
+#define LCACHE_SIZE 512
+struct lcache_entry {
+    const json_t *node;
+    const char *ikey;
+    const json_t *child;
+};
+struct lcache {
+    struct lcache_entry e[LCACHE_SIZE];
+};
+
+static const json_t *cached_get(struct lcache *c, const json_t *node, const struct step *st)
+{
+    uintptr_t h = ((uintptr_t)node >> 4) ^ ((uintptr_t)st->ikey >> 3) * 31u;
+    struct lcache_entry *en;
+
+    if (c == NULL || st->ikey == NULL)
+        return json_object_get(node, st->key);
+    en = &c->e[(h ^ (h >> 9)) % LCACHE_SIZE];
+    if (en->node == node && en->ikey == st->ikey)
+        return en->child;
+    en->node = node;
+    en->ikey = st->ikey;
+    en->child = json_object_get(node, st->key);
+    return en->child;
+}
+
 struct ev {
     const struct objinfo *oi;
     const struct item *it;
+    struct lcache *cache;
 };
 
 static const char *str_or(const json_t *j, const char *def)
@@ -202,8 +235,8 @@ static bool rule_matches(const struct rule *r, const struct objinfo *oi, const c
 /* Visitor: return 1 to stop the walk. */
 typedef int (*leaf_fn)(void *arg, const json_t *v, const struct trail *t);
 
-static int walk(const json_t *node, const struct path *p, size_t i, struct trail *t, leaf_fn fn,
-                void *arg)
+static int walk(struct lcache *c, const json_t *node, const struct path *p, size_t i,
+                struct trail *t, leaf_fn fn, void *arg)
 {
     const struct step *st;
 
@@ -217,18 +250,18 @@ static int walk(const json_t *node, const struct path *p, size_t i, struct trail
     case STEP_KEY:
         t->keys[i] = st->key;
         t->is_idx[i] = false;
-        return walk(json_object_get(node, st->key), p, i + 1, t, fn, arg);
+        return walk(c, cached_get(c, node, st), p, i + 1, t, fn, arg);
     case STEP_INDEX:
         t->is_idx[i] = true;
         t->idx[i] = st->index;
-        return walk(json_array_get(node, st->index), p, i + 1, t, fn, arg);
+        return walk(c, json_array_get(node, st->index), p, i + 1, t, fn, arg);
     case STEP_ALL:
         if (json_is_array(node)) {
             for (size_t k = 0; k < json_array_size(node); k++) {
                 t->n = i + 1;
                 t->is_idx[i] = true;
                 t->idx[i] = k;
-                if (walk(json_array_get(node, k), p, i + 1, t, fn, arg))
+                if (walk(c, json_array_get(node, k), p, i + 1, t, fn, arg))
                     return 1;
             }
         } else if (json_is_object(node)) {
@@ -239,7 +272,7 @@ static int walk(const json_t *node, const struct path *p, size_t i, struct trail
                 t->n = i + 1;
                 t->is_idx[i] = false;
                 t->keys[i] = k;
-                if (walk(v, p, i + 1, t, fn, arg))
+                if (walk(c, v, p, i + 1, t, fn, arg))
                     return 1;
             }
         }
@@ -259,23 +292,6 @@ static const json_t *path_start(const struct ev *e, const struct path *p)
     default:
         return e->it->node;
     }
-}
-
-static int first_leaf(void *arg, const json_t *v, const struct trail *t)
-{
-    (void)v;
-    (void)t;
-    *(bool *)arg = true;
-    return 1;
-}
-
-static bool resolves(const struct ev *e, const struct path *p)
-{
-    struct trail t;
-    bool found = false;
-    t.n = 0;
-    walk(path_start(e, p), p, 0, &t, first_leaf, &found);
-    return found;
 }
 
 /* ---- operators ---- */
@@ -377,24 +393,20 @@ static bool absent_passes(const struct check *k)
 struct leafarg {
     const struct check *k;
     struct fail *f;
+    bool found;
     bool failed;
 };
 
-static int leaf_check(void *arg, const json_t *v, const struct trail *t)
+/* One walk both finds out whether a path resolves and evaluates what it reaches. */
+static int leaf_eval(void *arg, const json_t *v, const struct trail *t)
 {
     struct leafarg *a = arg;
-    if (leaf_ok(a->k, v))
-        return 0;
-    a->failed = true;
-    a->f->value = v;
-    a->f->trail = *t;
-    a->f->have_trail = true;
-    return 1;
-}
 
-static int leaf_any(void *arg, const json_t *v, const struct trail *t)
-{
-    struct leafarg *a = arg;
+    a->found = true;
+    if (a->k->op == OP_EXISTS)
+        return 1;
+    if (a->k->op != OP_ABSENT && leaf_ok(a->k, v))
+        return 0;
     a->failed = true;
     a->f->value = v;
     a->f->trail = *t;
@@ -417,8 +429,6 @@ static const struct path *first_path(const struct check *k)
 /* True when k holds; on failure f describes why. */
 static bool eval_check(const struct ev *e, const struct check *k, struct fail *f)
 {
-    const struct path *chosen = NULL;
-
     memset(f, 0, sizeof(*f));
     switch (k->op) {
     case OP_ALL_OF:
@@ -453,27 +463,19 @@ static bool eval_check(const struct ev *e, const struct check *k, struct fail *f
     default:
         break;
     }
-    for (size_t i = 0; i < k->npaths; i++) {
-        if (resolves(e, &k->paths[i])) {
-            chosen = &k->paths[i];
-            break;
-        }
-    }
     f->message = k->message;
-    if (chosen == NULL) {
-        f->path = &k->paths[0];
-        return absent_passes(k);
-    }
-    f->path = chosen;
-    if (k->op == OP_EXISTS)
-        return true;
-    {
-        struct leafarg a = {k, f, false};
+    for (size_t i = 0; i < k->npaths; i++) {
+        struct leafarg a = {k, f, false, false};
         struct trail t;
         t.n = 0;
-        walk(path_start(e, chosen), chosen, 0, &t, k->op == OP_ABSENT ? leaf_any : leaf_check, &a);
-        return !a.failed;
+        walk(e->cache, path_start(e, &k->paths[i]), &k->paths[i], 0, &t, leaf_eval, &a);
+        if (a.found) {
+            f->path = &k->paths[i];
+            return !a.failed;
+        }
     }
+    f->path = &k->paths[0];
+    return absent_passes(k);
 }
 
 /* ---- findings ---- */
@@ -718,7 +720,7 @@ static int eval_require(const struct rule *r, const struct ev *e, const struct o
     for (size_t i = 0; i < nall; i++) {
         const struct objinfo *o = &all[i];
         struct item it = {o->json, NULL, 0, NULL};
-        struct ev oe = {o, &it};
+        struct ev oe = {o, &it, e->cache};
         bool ok = true;
         if (!in_list(&q->kinds, o->kind))
             continue;
@@ -746,11 +748,11 @@ static const char *const container_lists[] = {"initContainers", "containers",
                                               "ephemeralContainers"};
 
 static int eval_rule_obj(const struct rule *r, const struct objinfo *oi, const struct objinfo *all,
-                         size_t nall, enum sl_policy_mode mode, struct sl_policy_report *rep,
-                         struct sl_error *err)
+                         size_t nall, struct lcache *cache, enum sl_policy_mode mode,
+                         struct sl_policy_report *rep, struct sl_error *err)
 {
     struct item it = {oi->json, NULL, 0, NULL};
-    struct ev e = {oi, &it};
+    struct ev e = {oi, &it, cache};
 
     switch (r->scope) {
     case SCOPE_OBJECT:
@@ -791,6 +793,7 @@ int sl_policy_check(const struct sl_policy_set *set, const struct sl_objlist *ob
                     enum sl_policy_mode mode, struct sl_policy_report *rep, struct sl_error *err)
 {
     struct objinfo *info = NULL;
+    struct lcache *cache = NULL;
     int rc = -1;
 
     rep->mode = mode;
@@ -800,8 +803,11 @@ int sl_policy_check(const struct sl_policy_set *set, const struct sl_objlist *ob
     rep->nrules = sl_policy_set_count(set);
     if (mode == SL_POLICY_OFF || objs->n == 0)
         return 0;
-    if ((info = calloc(objs->n, sizeof(*info))) == NULL)
-        return sl_error_set(err, SL_ENOMEM, "out of memory");
+    if ((info = calloc(objs->n, sizeof(*info))) == NULL ||
+        (cache = calloc(1, sizeof(*cache))) == NULL) {
+        sl_error_set(err, SL_ENOMEM, "out of memory");
+        goto done;
+    }
     for (size_t i = 0; i < objs->n; i++)
         objinfo_init(&info[i], &objs->items[i]);
     for (size_t i = 0; i < objs->n; i++) {
@@ -809,7 +815,7 @@ int sl_policy_check(const struct sl_policy_set *set, const struct sl_objlist *ob
             const struct rule *r = &set->rules[k];
             if (!r->enabled || !rule_matches(r, &info[i], env))
                 continue;
-            if (eval_rule_obj(r, &info[i], info, objs->n, mode, rep, err) != 0)
+            if (eval_rule_obj(r, &info[i], info, objs->n, cache, mode, rep, err) != 0)
                 goto done;
         }
     }
@@ -832,6 +838,7 @@ int sl_policy_check(const struct sl_policy_set *set, const struct sl_objlist *ob
     }
     rc = rep->nblocking > (size_t)0x7fffffff ? 0x7fffffff : (int)rep->nblocking;
 done:
+    free(cache);
     free(info);
     return rc;
 }

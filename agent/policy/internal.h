@@ -17,6 +17,7 @@ enum step_type { STEP_KEY, STEP_INDEX, STEP_ALL };
 struct step {
     enum step_type type;
     char *key;
+    const char *ikey; /* key interned in the set: equal keys share one pointer */
     size_t index;
 };
 
@@ -126,6 +127,8 @@ struct rule {
 struct sl_policy_set {
     struct rule *rules;
     size_t n, cap;
+    char **interned; /* distinct path keys, for the evaluator's lookup cache */
+    size_t ninterned, capinterned;
 };
 
 void policy_rule_release(struct rule *r);

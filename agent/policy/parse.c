@@ -858,11 +858,50 @@ void sl_policy_set_free(struct sl_policy_set *set)
     for (size_t i = 0; i < set->n; i++)
         policy_rule_release(&set->rules[i]);
     free(set->rules);
+    for (size_t i = 0; i < set->ninterned; i++)
+        free(set->interned[i]);
+    free(set->interned);
     free(set);
+}
+
+static const char *intern(struct sl_policy_set *set, const char *key)
+{
+    for (size_t i = 0; i < set->ninterned; i++)
+        if (strcmp(set->interned[i], key) == 0)
+            return set->interned[i];
+    if (set->ninterned == set->capinterned) {
+        size_t nc = set->capinterned == 0 ? 64 : set->capinterned * 2;
+        char **ni = realloc(set->interned, nc * sizeof(*ni));
+        if (ni == NULL)
+            return NULL;
+        set->interned = ni;
+        set->capinterned = nc;
+    }
+    if ((set->interned[set->ninterned] = strdup(key)) == NULL)
+        return NULL;
+    return set->interned[set->ninterned++];
+}
+
+static int intern_checks(struct sl_policy_set *set, struct check *k, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t p = 0; p < k[i].npaths; p++)
+            for (size_t s = 0; s < k[i].paths[p].n; s++) {
+                struct step *st = &k[i].paths[p].steps[s];
+                if (st->type == STEP_KEY && (st->ikey = intern(set, st->key)) == NULL)
+                    return -1;
+            }
+        if (intern_checks(set, k[i].sub, k[i].nsub) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 static int set_put(struct sl_policy_set *set, struct rule *r, struct sl_error *err)
 {
+    if (intern_checks(set, r->checks, r->nchecks) != 0 ||
+        (r->require != NULL && intern_checks(set, r->require->checks, r->require->nchecks) != 0))
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
     for (size_t i = 0; i < set->n; i++) {
         if (strcmp(set->rules[i].id, r->id) == 0) {
             policy_rule_release(&set->rules[i]);
