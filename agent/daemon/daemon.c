@@ -577,6 +577,7 @@ static void complete(struct daemon *d)
     struct sl_error merr = SL_ERROR_INIT;
     char dur[32], counts[4][16], fails[16], next[32];
     bool failed, canceled;
+    enum sl_log_level level;
     int64_t delay;
 
     pthread_mutex_lock(&d->mu);
@@ -638,17 +639,25 @@ static void complete(struct daemon *d)
     snprintf(counts[2], sizeof(counts[2]), "%u", j.res.unchanged);
     snprintf(counts[3], sizeof(counts[3]), "%u", j.res.drifted);
     snprintf(fails, sizeof(fails), "%u", e->failures);
-    sl_format_duration(next, sizeof(next), e->due_ms - mono_ms() > 0 ? e->due_ms - mono_ms() : 0);
+    delay = e->due_ms - mono_ms();
+    /* Whole seconds read better in logs; sub-second delays (tests) are kept. */
+    sl_format_duration(next, sizeof(next),
+                       delay <= 0 ? 0 : (delay >= 1000 ? delay / 1000 * 1000 : delay));
     /* The one line per reconcile: never a secret (results and errors carry none). */
-    sl_log(failed ? SL_LOG_ERR
-                  : (j.res.outcome == SL_RUN_ROLLED_BACK || j.res.outcome == SL_RUN_DENIED
-                             ? SL_LOG_WARN
-                             : SL_LOG_INFO),
-           "reconciled", "env", e->name, "trigger", j.trigger, "result",
-           sl_run_outcome_name(j.res.outcome), "revision", j.res.revision, "ref", j.res.ref,
-           "duration", dur, "applied", counts[0], "pruned", counts[1], "unchanged", counts[2],
-           "drifted", counts[3], "failures", fails, "next", next, "error", failed ? j.err.msg : "",
-           NULL);
+    level = failed ? SL_LOG_ERR
+                   : (j.res.outcome == SL_RUN_ROLLED_BACK || j.res.outcome == SL_RUN_DENIED
+                              ? SL_LOG_WARN
+                              : SL_LOG_INFO);
+    if (failed)
+        sl_log(level, "reconciled", "env", e->name, "trigger", j.trigger, "result",
+               sl_run_outcome_name(j.res.outcome), "revision", j.res.revision, "ref", j.res.ref,
+               "duration", dur, "applied", counts[0], "pruned", counts[1], "unchanged", counts[2],
+               "drifted", counts[3], "failures", fails, "next", next, "error", j.err.msg, NULL);
+    else
+        sl_log(level, "reconciled", "env", e->name, "trigger", j.trigger, "result",
+               sl_run_outcome_name(j.res.outcome), "revision", j.res.revision, "ref", j.res.ref,
+               "duration", dur, "applied", counts[0], "pruned", counts[1], "unchanged", counts[2],
+               "drifted", counts[3], "failures", fails, "next", next, NULL);
     check_ready(d);
     save_state(d);
 }
