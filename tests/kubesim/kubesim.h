@@ -85,6 +85,7 @@ struct ks_reply {
     json_t *body;
     const char *content_type;
     char retry_after[24];
+    char warning[512]; /* Warning header (fieldValidation=Warn) */
     bool drop;
     char *raw; /* preformatted body instead of json (owned) */
 };

@@ -560,6 +560,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct ks_reply *
     MHD_add_response_header(resp, "Content-Type",
                             rep->content_type ? rep->content_type : "application/json");
     MHD_add_response_header(resp, "Cache-Control", "no-cache, private");
+    if (rep->warning[0])
+        MHD_add_response_header(resp, "Warning", rep->warning);
     if (rep->retry_after[0])
         MHD_add_response_header(resp, "Retry-After", rep->retry_after);
     enum MHD_Result r = MHD_queue_response(conn, rep->code ? rep->code : 500, resp);

@@ -1214,6 +1214,144 @@ static void reply_conflicts(struct ks_reply *out, const struct ks_resource *r, c
                                   r->resource, "causes", causes));
 }
 
+/* Top-level fields each built-in kind has besides apiVersion, kind, metadata. */
+static const char *const *kind_fields(const struct ks_resource *r)
+{
+    static const char *const spec_status[] = {"spec", "status", NULL};
+    static const char *const cm[] = {"data", "binaryData", "immutable", NULL};
+    static const char *const secret[] = {"data", "stringData", "type", "immutable", NULL};
+    static const char *const sa[] = {"secrets", "imagePullSecrets", "automountServiceAccountToken",
+                                     NULL};
+    static const char *const role[] = {"rules", "aggregationRule", NULL};
+    static const char *const binding[] = {"subjects", "roleRef", NULL};
+    static const char *const pc[] = {"value", "globalDefault", "description", "preemptionPolicy",
+                                     NULL};
+    static const char *const sc[] = {
+            "provisioner",          "parameters",        "reclaimPolicy",     "mountOptions",
+            "allowVolumeExpansion", "volumeBindingMode", "allowedTopologies", NULL};
+    static const char *const ev[] = {"involvedObject",
+                                     "reason",
+                                     "message",
+                                     "source",
+                                     "firstTimestamp",
+                                     "lastTimestamp",
+                                     "count",
+                                     "type",
+                                     "eventTime",
+                                     "series",
+                                     "action",
+                                     "related",
+                                     "reportingComponent",
+                                     "reportingInstance",
+                                     NULL};
+    const char *k = r->kind;
+    if (strcmp(k, "ConfigMap") == 0)
+        return cm;
+    if (strcmp(k, "Secret") == 0)
+        return secret;
+    if (strcmp(k, "ServiceAccount") == 0)
+        return sa;
+    if (strcmp(k, "Role") == 0 || strcmp(k, "ClusterRole") == 0)
+        return role;
+    if (strcmp(k, "RoleBinding") == 0 || strcmp(k, "ClusterRoleBinding") == 0)
+        return binding;
+    if (strcmp(k, "PriorityClass") == 0)
+        return pc;
+    if (strcmp(k, "StorageClass") == 0)
+        return sc;
+    if (strcmp(k, "Event") == 0)
+        return ev;
+    return spec_status;
+}
+
+static bool in_list(const char *const *l, const char *k)
+{
+    for (size_t i = 0; l[i]; i++) {
+        if (strcmp(l[i], k) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * fieldValidation: kubesim knows no schemas, so only unknown top-level and
+ * metadata fields of built-in kinds are found. Strict (kubectl's default)
+ * rejects with 400, Warn adds a Warning header, Ignore does nothing.
+ */
+static int field_validation(const struct ks_resource *r, const json_t *obj,
+                            const struct ks_request *rq, struct ks_reply *out)
+{
+    const char *mode = rq->q_field_validation ? rq->q_field_validation : "Warn";
+    if (r->crd || strcmp(mode, "Ignore") == 0 || !json_is_object(obj))
+        return 0;
+    static const char *const meta_fields[] = {"name",
+                                              "generateName",
+                                              "namespace",
+                                              "selfLink",
+                                              "uid",
+                                              "resourceVersion",
+                                              "generation",
+                                              "creationTimestamp",
+                                              "deletionTimestamp",
+                                              "deletionGracePeriodSeconds",
+                                              "labels",
+                                              "annotations",
+                                              "ownerReferences",
+                                              "finalizers",
+                                              "managedFields",
+                                              NULL};
+    const char *const *allowed = kind_fields(r);
+    char unknown[256] = "";
+    const char *k;
+    json_t *v;
+    json_object_foreach(ks_mut(obj), k, v)
+    {
+        if (strcmp(k, "apiVersion") == 0 || strcmp(k, "kind") == 0 || strcmp(k, "metadata") == 0 ||
+            in_list(allowed, k))
+            continue;
+        snprintf(unknown, sizeof unknown, "%s", k);
+        break;
+    }
+    if (!unknown[0]) {
+        json_object_foreach(json_object_get(obj, "metadata"), k, v)
+        {
+            if (!in_list(meta_fields, k)) {
+                snprintf(unknown, sizeof unknown, "metadata.%s", k);
+                break;
+            }
+        }
+    }
+    if (!r->group[0] && (strcmp(r->kind, "ConfigMap") == 0 || strcmp(r->kind, "Secret") == 0)) {
+        static const char *const maps[] = {"data", "binaryData", "stringData", NULL};
+        for (size_t i = 0; maps[i]; i++) {
+            json_object_foreach(json_object_get(obj, maps[i]), k, v)
+            {
+                if (!json_is_string(v)) {
+                    ks_reply_status(out, 400, "BadRequest",
+                                    "%s in version \"v1\" cannot be handled as a %s: json: "
+                                    "cannot unmarshal %s into Go struct field %s.%s of type "
+                                    "string",
+                                    r->kind, r->kind, json_is_number(v) ? "number" : "value",
+                                    r->kind, maps[i]);
+                    return -1;
+                }
+            }
+        }
+    }
+    if (!unknown[0])
+        return 0;
+    if (strcmp(mode, "Strict") == 0) {
+        char gv[256];
+        ks_reply_status(out, 400, "BadRequest",
+                        "%s in version \"%s\" cannot be handled as a %s: strict decoding "
+                        "error: unknown field \"%s\"",
+                        r->kind, gv_string(r, gv, sizeof gv), r->kind, unknown);
+        return -1;
+    }
+    snprintf(out->warning, sizeof out->warning, "299 - \"unknown field \\\"%s\\\"\"", unknown);
+    return 0;
+}
+
 static void do_write(struct ks_state *st, const struct ks_resource *r, const char *ns,
                      const char *name, const char *sub, struct ks_request *rq, struct ks_reply *out)
 {
@@ -1244,6 +1382,9 @@ static void do_write(struct ks_state *st, const struct ks_resource *r, const cha
         }
     }
     const char *ct = rq->content_type ? rq->content_type : "";
+    bool is_patch = strcmp(rq->method, "PATCH") == 0 && !strstr(ct, "application/apply-patch");
+    if (!is_patch && !(sub && strcmp(sub, "scale") == 0) && field_validation(r, body, rq, out) != 0)
+        goto done;
 
     if (strcmp(rq->method, "POST") == 0) {
         if (name) {
@@ -1496,6 +1637,11 @@ static void do_write(struct ks_state *st, const struct ks_resource *r, const cha
         }
     }
     /* PUT and non-apply patches share this tail. */
+    if (is_patch && field_validation(r, obj, rq, out) != 0) {
+        json_decref(obj);
+        json_decref(live);
+        goto done;
+    }
     if (status_sub) {
         json_t *st_new = json_object_get(obj, "status");
         json_t *merged = json_deep_copy(live);

@@ -349,6 +349,18 @@ def run(tmp):
     code, body, _ = c.http("GET", f"/api/v1/namespaces/{ns}/configmaps")
     check(rc == 0 and code == 200 and body["items"] == [], "namespace delete removes its objects", out + err)
 
+    # kubesim shuts down cleanly on SIGTERM (under ASan/LSan this also checks for leaks).
+    for p in procs:
+        p.terminate()
+        try:
+            rc = p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = "timeout"
+        log = open(os.path.join(tmp, "kubesim.log")).read()
+        check(rc == 0 and "ERROR: AddressSanitizer" not in log and "runtime error" not in log,
+              "kubesim exits cleanly on SIGTERM", f"rc={rc}\n{log[-4000:]}")
+
     print(f"{failures} failure(s)")
     return 1 if failures else 0
 
