@@ -572,8 +572,16 @@ static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_stra
     }
     if ((grc = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cbs, &proxy, headers)) < 0 ||
         (grc = git_remote_ls(&heads, &nheads, remote)) < 0) {
+        const git_error *ge = git_error_last();
         if (c->cb_err.code != SSRC_OK)
             ssrc_error_set(err, c->cb_err.code, "%s", c->cb_err.msg);
+        else if (ge != NULL && ge->message != NULL &&
+                 (strstr(ge->message, "authentication") != NULL ||
+                  strstr(ge->message, "401") != NULL))
+            /* An auth refusal the credential callback never saw (a rejected bearer token). */
+            ssrc_error_set(err, SSRC_EAUTH, "authentication failed%s: %s",
+                           c->o->token != NULL ? " (the server rejected the token)" : "",
+                           ge->message);
         else
             ssrc_error_git(err, grc, "listing remote refs");
         goto done;
