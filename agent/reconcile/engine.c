@@ -737,7 +737,16 @@ static int wait_health(struct run *r, const struct sl_objlist *objs, const struc
             } else {
                 h = sl_health_compute(l, time(NULL), msg, sizeof(msg));
             }
-            set_object(r->res, where, NULL, sl_health_name(h), h == SL_HEALTH_CURRENT ? NULL : msg);
+            {
+                struct sl_rc_object *ro = result_object(r->res, where);
+                if (ro != NULL) {
+                    snprintf(ro->health, sizeof(ro->health), "%s", sl_health_name(h));
+                    if (h != SL_HEALTH_CURRENT)
+                        snprintf(ro->detail, sizeof(ro->detail), "%s", msg);
+                    else if (a->type != SL_ACT_DRIFT)
+                        ro->detail[0] = '\0'; /* an earlier round's health message */
+                }
+            }
             if (h != SL_HEALTH_CURRENT && (worst_h == SL_HEALTH_CURRENT || h == SL_HEALTH_FAILED)) {
                 if (worst_h != SL_HEALTH_FAILED) {
                     worst_h = h;

@@ -412,13 +412,22 @@ static bool covers(const json_t *fields, const json_t *d, struct path *p)
                 const char *kk;
                 const json_t *kv;
                 bool ok = json_is_object(e);
+                size_t matched = 0;
+                /*
+                 * Key fields the server defaulted (a port's protocol) are absent from
+                 * desired: match on the key fields desired has, at least one.
+                 */
                 json_object_foreach(k, kk, kv)
                 {
+                    const json_t *ev = ok ? json_object_get(e, kk) : NULL;
                     if (!ok)
                         break;
-                    ok = json_object_get(e, kk) != NULL && scalar_equal(json_object_get(e, kk), kv);
+                    if (ev == NULL)
+                        continue;
+                    ok = scalar_equal(ev, kv);
+                    matched++;
                 }
-                if (ok) {
+                if (ok && matched > 0) {
                     match = e;
                     break;
                 }
