@@ -167,11 +167,14 @@ int64_t sl_daemon_next_delay_ms(const struct sl_daemon_config *dc, int64_t inter
 
 int sl_daemon_harden(struct sl_error *err)
 {
-    struct rlimit rl = {0, 0};
+    struct rlimit rl = {0, 0}, cur;
 
-    /* Secrets live in this process: no core file, no ptrace by same-uid processes. */
-    if (setrlimit(RLIMIT_CORE, &rl) != 0)
-        return sl_error_errno(err, errno, "setrlimit(RLIMIT_CORE)");
+    /* Secrets live in this process: no core file, no ptrace by same-uid processes.
+     * Under the unit LimitCORE=0 is already set and setrlimit may be filtered. */
+    if (getrlimit(RLIMIT_CORE, &cur) != 0 || cur.rlim_cur != 0 || cur.rlim_max != 0) {
+        if (setrlimit(RLIMIT_CORE, &rl) != 0)
+            return sl_error_errno(err, errno, "setrlimit(RLIMIT_CORE)");
+    }
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
         return sl_error_errno(err, errno, "prctl(PR_SET_DUMPABLE)");
     return 0;
