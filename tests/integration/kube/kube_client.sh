@@ -46,7 +46,8 @@ for _ in $(seq 1 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 
 export KS_PORT=$(cat "$work/port") KS_DIR="$work" KS_TOKEN=it-token KS_RO_TOKEN=ro-token
 export CMOCKA_MESSAGE_OUTPUT=stdout
-if ! "$ITEST"; then
+# KUBE_ITEST_WRAPPER runs the driver under a tool, e.g. "valgrind --error-exitcode=9".
+if ! ${KUBE_ITEST_WRAPPER:-} "$ITEST"; then
   echo "--- kubesim log (tail)" >&2
   tail -n 40 "$work/kubesim.log" >&2
   exit 1
