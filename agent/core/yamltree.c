@@ -24,6 +24,7 @@ struct loader {
     struct anchor *anchors;
     size_t nanchors, capanchors;
     struct sl_error *err;
+    bool dup_last_wins; /* sl_yaml_load_lenient: a repeated key replaces the earlier one */
 };
 
 void sl_ynode_free(struct sl_ynode *n)
@@ -305,6 +306,15 @@ static struct sl_ynode *load_node(struct loader *ld, yaml_event_t *ev, size_t de
                     goto fail;
                 }
                 for (size_t i = 0; i < n->n; i++) {
+                    if (scalar_eq(n->keys[i], k) && strcmp(k->value, "<<") != 0 &&
+                        ld->dup_last_wins) {
+                        sl_ynode_free(n->keys[i]);
+                        sl_ynode_free(n->items[i]);
+                        memmove(&n->keys[i], &n->keys[i + 1], (n->n - i - 1) * sizeof(*n->keys));
+                        memmove(&n->items[i], &n->items[i + 1], (n->n - i - 1) * sizeof(*n->items));
+                        n->n--;
+                        break;
+                    }
                     if (scalar_eq(n->keys[i], k) && strcmp(k->value, "<<") != 0) {
                         sl_error_set(ld->err, SL_EPARSE,
                                      "%s:%d:%d: duplicate key \"%s\" (first at line %d)", ld->name,
@@ -353,8 +363,25 @@ fail:
     return NULL;
 }
 
+static int load_stream(struct sl_ystream **out, const char *data, size_t len, const char *name,
+                       const struct sl_yaml_limits *limits, bool dup_last_wins,
+                       struct sl_error *err);
+
 int sl_yaml_load(struct sl_ystream **out, const char *data, size_t len, const char *name,
                  const struct sl_yaml_limits *limits, struct sl_error *err)
+{
+    return load_stream(out, data, len, name, limits, false, err);
+}
+
+int sl_yaml_load_lenient(struct sl_ystream **out, const char *data, size_t len, const char *name,
+                         const struct sl_yaml_limits *limits, struct sl_error *err)
+{
+    return load_stream(out, data, len, name, limits, true, err);
+}
+
+static int load_stream(struct sl_ystream **out, const char *data, size_t len, const char *name,
+                       const struct sl_yaml_limits *limits, bool dup_last_wins,
+                       struct sl_error *err)
 {
     static const struct sl_yaml_limits defaults = SL_YAML_LIMITS_DEFAULT;
     struct loader ld;
@@ -367,6 +394,7 @@ int sl_yaml_load(struct sl_ystream **out, const char *data, size_t len, const ch
     ld.name = name != NULL ? name : "<input>";
     ld.lim = limits != NULL ? *limits : defaults;
     ld.err = err;
+    ld.dup_last_wins = dup_last_wins;
     if (!yaml_parser_initialize(&ld.parser))
         return sl_error_set(err, SL_ENOMEM, "out of memory initialising the YAML parser");
     yaml_parser_set_input_string(&ld.parser, (const unsigned char *)data, len);

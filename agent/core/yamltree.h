@@ -63,6 +63,13 @@ struct sl_yaml_limits {
  */
 int sl_yaml_load(struct sl_ystream **out, const char *data, size_t len, const char *name,
                  const struct sl_yaml_limits *limits, struct sl_error *err);
+/*
+ * Like sl_yaml_load, but a repeated mapping key replaces the earlier one
+ * instead of failing: go-yaml v2 (sigs.k8s.io/yaml), which kustomize uses for
+ * kustomization files, accepts them that way.
+ */
+int sl_yaml_load_lenient(struct sl_ystream **out, const char *data, size_t len, const char *name,
+                         const struct sl_yaml_limits *limits, struct sl_error *err);
 void sl_ystream_free(struct sl_ystream *s);
 void sl_ynode_free(struct sl_ynode *n);
 

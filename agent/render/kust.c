@@ -208,6 +208,41 @@ done:
 
 /* --------------------------------------------------------------- resources */
 
+/* Label and annotation values are strings to kustomize: `port: 8080` becomes "8080". */
+static void coerce_meta(json_t *obj, const struct sl_ynode *root)
+{
+    static const char *const f[] = {"labels", "annotations"};
+    json_t *md = json_object_get(obj, "metadata");
+    const struct sl_ynode *ymd = root ? sl_ynode_get(root, "metadata") : NULL;
+    for (int i = 0; i < 2; i++) {
+        json_t *m = json_object_get(md, f[i]);
+        const struct sl_ynode *ym = ymd ? sl_ynode_get(ymd, f[i]) : NULL;
+        const char *k;
+        json_t *v;
+        void *tmp;
+        if (!json_is_object(m))
+            continue;
+        json_object_foreach_safe(m, tmp, k, v)
+        {
+            const struct sl_ynode *yv = ym ? sl_ynode_get(ym, k) : NULL;
+            char buf[64];
+            if (json_is_string(v) || json_is_null(v) || json_is_object(v) || json_is_array(v))
+                continue;
+            if (yv != NULL && yv->type == SL_Y_SCALAR) {
+                json_object_set_new(m, k, json_stringn(yv->value, yv->len));
+                continue;
+            }
+            if (json_is_integer(v))
+                snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            else if (json_is_real(v))
+                snprintf(buf, sizeof(buf), "%g", json_real_value(v));
+            else
+                snprintf(buf, sizeof(buf), "%s", json_is_true(v) ? "true" : "false");
+            json_object_set_new(m, k, json_string(buf));
+        }
+    }
+}
+
 static int add_object(struct layer *L, struct resmap *m, json_t *obj, const char *file, int line)
 {
     struct res *r;
@@ -242,7 +277,7 @@ static int load_resource_file(struct layer *L, const char *path, const char *dat
 {
     struct sl_ystream *ys = NULL;
     int rc = -1;
-    if (rl_load_docs(L->c, path, data, len, &ys) != 0)
+    if (rl_load_docs(L->c, path, data, len, false, &ys) != 0)
         return -1;
     for (size_t d = 0; d < ys->ndocs; d++) {
         const struct sl_ynode *root = ys->docs[d].root;
@@ -258,6 +293,8 @@ static int load_resource_file(struct layer *L, const char *path, const char *dat
             const struct sl_ynode *yitems = sl_ynode_get(root, "items");
             for (size_t i = 0; i < json_array_size(items); i++) {
                 int line = yitems && i < yitems->n ? yitems->items[i]->line : ys->docs[d].line;
+                coerce_meta(json_array_get(items, i),
+                            yitems && i < yitems->n ? yitems->items[i] : NULL);
                 if (add_object(L, m, json_incref(json_array_get(items, i)), path, line) != 0) {
                     json_decref(obj);
                     goto done;
@@ -266,6 +303,7 @@ static int load_resource_file(struct layer *L, const char *path, const char *dat
             json_decref(obj);
             continue;
         }
+        coerce_meta(obj, root);
         if (add_object(L, m, obj, path, root->line > 0 ? root->line : ys->docs[d].line) != 0)
             goto done;
     }
@@ -1147,17 +1185,6 @@ static int do_namespace(struct layer *L)
         char g[128], v[128];
         res_group_version(r, g, sizeof(g), v, sizeof(v));
         const char *kind = res_kind(r);
-        if (kind_is_cluster_scoped(g, kind)) {
-            if (strcmp(kind, "Namespace") == 0 && g[0] == '\0' && strcmp(res_name(r), ns) != 0) {
-                if (res_store_prev(r, ERR(L->c)) != 0 || res_set_name(r, ns, ERR(L->c)) != 0)
-                    return -1;
-            }
-            continue;
-        }
-        if (strcmp(res_ns(r), ns) != 0) {
-            if (res_store_prev(r, ERR(L->c)) != 0 || res_set_ns(r, ns, ERR(L->c)) != 0)
-                return -1;
-        }
         if ((strcmp(kind, "RoleBinding") == 0 || strcmp(kind, "ClusterRoleBinding") == 0)) {
             json_t *subs = json_object_get(r->obj, "subjects");
             size_t j;
@@ -1169,6 +1196,17 @@ static int do_namespace(struct layer *L)
                 if (sk && strcmp(sk, "ServiceAccount") == 0 && sn && strcmp(sn, "default") == 0)
                     json_object_set_new(s, "namespace", json_string(ns));
             }
+        }
+        if (kind_is_cluster_scoped(g, kind)) {
+            if (strcmp(kind, "Namespace") == 0 && g[0] == '\0' && strcmp(res_name(r), ns) != 0) {
+                if (res_store_prev(r, ERR(L->c)) != 0 || res_set_name(r, ns, ERR(L->c)) != 0)
+                    return -1;
+            }
+            continue;
+        }
+        if (strcmp(res_ns(r), ns) != 0) {
+            if (res_store_prev(r, ERR(L->c)) != 0 || res_set_ns(r, ns, ERR(L->c)) != 0)
+                return -1;
         }
     }
     return 0;
@@ -1606,7 +1644,7 @@ static int load_patch(struct layer *L, const char *path, const char *inline_text
         sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
         goto done;
     }
-    if (rl_load_docs(L->c, pname, text, len, &ys) != 0)
+    if (rl_load_docs(L->c, pname, text, len, false, &ys) != 0)
         goto done;
     if ((docs = json_array()) == NULL)
         goto done;
@@ -1921,6 +1959,31 @@ static int collect_vars(struct layer *L)
         L->c->vars.n++;
         if (!v->name || !v->kind || !v->objname || !v->fieldpath)
             return sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
+        /* the var names the object it matches now, in this layer */
+        struct res *found = NULL;
+        size_t nfound = 0;
+        for (size_t j = 0; j < L->ra->n; j++) {
+            struct res *r = L->ra->items[j];
+            if (!res_any_id_matches(r, v->kind, v->objname, v->objns ? v->objns : "",
+                                    v->objns != NULL))
+                continue;
+            if (v->apiversion) {
+                const char *rav = res_apiversion(r);
+                const char *s1 = strchr(v->apiversion, '/'), *s2 = strchr(rav, '/');
+                size_t g1 = s1 ? (size_t)(s1 - v->apiversion) : 0, g2 = s2 ? (size_t)(s2 - rav) : 0;
+                if (g1 != g2 || strncmp(v->apiversion, rav, g1) != 0)
+                    continue;
+            }
+            found = r;
+            nfound++;
+        }
+        if (nfound != 1)
+            return sl_error_set(ERR(L->c), nfound ? SL_ECONFLICT : SL_ENOTFOUND,
+                                "%s: var '%s' cannot be mapped to a field: %s %s %s", L->kfile,
+                                name, nfound ? "multiple objects match" : "no object matches",
+                                v->kind, v->objname);
+        if (strv_push(&found->varnames, &found->nvarnames, name) != 0)
+            return sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
     }
     L->c->has_vars = L->c->has_vars || L->c->vars.n > 0;
     return 0;
@@ -1970,7 +2033,7 @@ static int load_kustomization(struct layer *L, const char *dir, bool component)
     }
     if (rl_read_file(L->c, L->kfile, &data) != 0)
         goto done;
-    if (rl_load_docs(L->c, L->kfile, data.ptr, data.len, &ys) != 0)
+    if (rl_load_docs(L->c, L->kfile, data.ptr, data.len, true, &ys) != 0)
         goto done;
     if (ys->ndocs > 1) {
         sl_error_set(ERR(L->c), SL_EINVAL, "%s: a kustomization must be one YAML document",

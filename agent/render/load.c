@@ -323,11 +323,12 @@ int rl_read_file(struct render_ctx *c, const char *path, struct sl_buf *out)
     return sl_tree_read(c->tree, path, out, c->err);
 }
 
-int rl_load_docs(struct render_ctx *c, const char *path, const char *data, size_t len,
+int rl_load_docs(struct render_ctx *c, const char *path, const char *data, size_t len, bool lenient,
                  struct sl_ystream **out)
 {
     struct sl_yaml_limits lim = SL_YAML_LIMITS_DEFAULT;
     lim.max_depth = c->opts.max_yaml_depth;
     lim.max_alias_nodes = c->opts.max_yaml_alias_nodes;
-    return sl_yaml_load(out, data, len, path, &lim, c->err);
+    return lenient ? sl_yaml_load_lenient(out, data, len, path, &lim, c->err)
+                   : sl_yaml_load(out, data, len, path, &lim, c->err);
 }

@@ -88,8 +88,6 @@ static const struct nref others[] = {
         {"Service", "Ingress", "spec/rules/http/paths/backend/service/name"},
         {"Service", "Ingress", "spec/defaultBackend/service/name"},
         {"Service", "StatefulSet", "spec/serviceName"},
-        {"Service", "ValidatingWebhookConfiguration", "webhooks/clientConfig/service/name"},
-        {"Service", "MutatingWebhookConfiguration", "webhooks/clientConfig/service/name"},
         {"Service", "APIService", "spec/service/name"},
         {"Service", "CustomResourceDefinition",
          "spec/conversion/webhook/clientConfig/service/name"},
@@ -110,14 +108,27 @@ struct kindidx {
     struct resmap *ra;
 };
 
-static bool strv_eq(char **a, size_t na, char **b, size_t nb)
+/* utils.SameEndingSubarray: the shorter list equals the end of the longer one. */
+static bool same_ending(char **a, size_t na, char **b, size_t nb)
 {
-    if (na != nb)
-        return false;
-    for (size_t i = 0; i < na; i++)
-        if (strcmp(a[i], b[i]) != 0)
+    size_t n = na < nb ? na : nb;
+    for (size_t i = 1; i <= n; i++)
+        if (strcmp(a[na - i], b[nb - i]) != 0)
             return false;
     return true;
+}
+
+static bool prefix_suffix_equals(const struct res *r, const struct res *o, bool allow_empty)
+{
+    if (allow_empty) {
+        bool pe = r->nprefixes == 0 || o->nprefixes == 0;
+        bool se = r->nsuffixes == 0 || o->nsuffixes == 0;
+        return (pe || same_ending(r->prefixes, r->nprefixes, o->prefixes, o->nprefixes)) &&
+               (se || same_ending(r->suffixes, r->nsuffixes, o->suffixes, o->nsuffixes));
+    }
+    return r->nprefixes == o->nprefixes && r->nsuffixes == o->nsuffixes &&
+           same_ending(r->prefixes, r->nprefixes, o->prefixes, o->nprefixes) &&
+           same_ending(r->suffixes, r->nsuffixes, o->suffixes, o->nsuffixes);
 }
 
 static bool had_kind(const struct res *r, const char *kind)
@@ -157,7 +168,7 @@ static int select_referral(struct render_ctx *c, struct resmap *ra, const struct
         char rg[128], rv[128];
         res_group_version(r, rg, sizeof(rg), rv, sizeof(rv));
         if (!referrer_cluster && !kind_is_cluster_scoped(rg, res_kind(r)) &&
-            !ns_equal(res_ns(r), res_ns(referrer)))
+            strcmp(res_kind(r), "ServiceAccount") != 0 && !ns_equal(res_ns(r), res_ns(referrer)))
             continue;
         const struct res **nc = realloc(cand, (n + 1) * sizeof(*nc));
         if (nc == NULL) {
@@ -167,35 +178,31 @@ static int select_referral(struct render_ctx *c, struct resmap *ra, const struct
         cand = nc;
         cand[n++] = r;
     }
-    if (n > 1) {
+    for (int pass = 0; pass < 2 && n > 1; pass++) {
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
-            if (strv_eq(cand[i]->prefixes, cand[i]->nprefixes, referrer->prefixes,
-                        referrer->nprefixes) &&
-                strv_eq(cand[i]->suffixes, cand[i]->nsuffixes, referrer->suffixes,
-                        referrer->nsuffixes))
+            if (prefix_suffix_equals(cand[i], referrer, pass == 0))
                 cand[m++] = cand[i];
-        if (m > 0)
-            n = m;
+        n = m;
+        if (n > 1 && pass == 0) {
+            bool same = true;
+            for (size_t i = 1; i < n; i++)
+                if (strcmp(res_name(cand[i]), res_name(cand[0])) != 0)
+                    same = false;
+            if (same)
+                n = 1;
+        }
     }
     if (n == 1) {
         *out = cand[0];
     } else if (n > 1) {
-        bool same = true;
-        for (size_t i = 1; i < n; i++)
-            if (strcmp(res_name(cand[i]), res_name(cand[0])) != 0)
-                same = false;
-        if (same) {
-            *out = cand[0];
-        } else {
-            char id[512];
-            res_describe(referrer, id, sizeof(id));
-            rc = sl_error_set(c->err, SL_ECONFLICT,
-                              "%s (%s:%d): reference \"%s\" to a %s is ambiguous: %zu objects "
-                              "had that name",
-                              id, referrer->file ? referrer->file : "generated", referrer->line,
-                              value, kind, n);
-        }
+        char id[512];
+        res_describe(referrer, id, sizeof(id));
+        rc = sl_error_set(c->err, SL_ECONFLICT,
+                          "%s (%s:%d): reference \"%s\" to a %s is ambiguous: %zu objects "
+                          "had that name",
+                          id, referrer->file ? referrer->file : "generated", referrer->line, value,
+                          kind, n);
     }
     free(cand);
     return rc;
@@ -269,39 +276,54 @@ static int walk_fix(struct fixarg *a, json_t *node, const char *path)
     return walk_fix(a, child, p + 1);
 }
 
-static int fix_subjects(struct render_ctx *c, struct resmap *ra, struct res *r)
+/* A {name, namespace} reference: both are taken from the object it means. */
+static void fix_mapref(struct resmap *ra, json_t *ref, const char *kind)
 {
-    json_t *subs = json_object_get(r->obj, "subjects");
+    const char *name = json_string_value(json_object_get(ref, "name"));
+    const char *ns = json_string_value(json_object_get(ref, "namespace"));
+    const struct res *found = NULL;
+    size_t nfound = 0;
+    if (name == NULL)
+        return;
+    for (size_t j = 0; j < ra->n; j++) {
+        const struct res *sa = ra->items[j];
+        if (!had_kind(sa, kind))
+            continue;
+        if (!res_any_id_matches(sa, NULL, name, ns ? ns : "", ns != NULL))
+            continue;
+        if (found == NULL || strcmp(res_name(found), res_name(sa)) != 0)
+            nfound++;
+        found = sa; /* the last one accumulated wins, as in kustomize */
+    }
+    if (nfound != 1)
+        return;
+    json_object_set_new(ref, "name", json_string(res_name(found)));
+    if (res_ns(found)[0])
+        json_object_set_new(ref, "namespace", json_string(res_ns(found)));
+}
+
+static void fix_maprefs(struct resmap *ra, struct res *r)
+{
+    const char *kind = res_kind(r);
     size_t i;
     json_t *s;
-    json_array_foreach(subs, i, s)
-    {
-        const char *kind = json_string_value(json_object_get(s, "kind"));
-        const char *name = json_string_value(json_object_get(s, "name"));
-        const char *ns = json_string_value(json_object_get(s, "namespace"));
-        if (kind == NULL || name == NULL || strcmp(kind, "ServiceAccount") != 0)
-            continue;
-        const struct res *found = NULL;
-        size_t nfound = 0;
-        for (size_t j = 0; j < ra->n; j++) {
-            const struct res *sa = ra->items[j];
-            if (!had_kind(sa, "ServiceAccount"))
-                continue;
-            if (!res_any_id_matches(sa, NULL, name, ns ? ns : "", ns != NULL))
-                continue;
-            if (found == NULL || strcmp(res_name(found), res_name(sa)) != 0 ||
-                strcmp(res_ns(found), res_ns(sa)) != 0)
-                nfound++;
-            found = sa;
+    if (strcmp(kind, "RoleBinding") == 0 || strcmp(kind, "ClusterRoleBinding") == 0) {
+        json_array_foreach(json_object_get(r->obj, "subjects"), i, s)
+        {
+            const char *sk = json_string_value(json_object_get(s, "kind"));
+            if (sk != NULL && strcmp(sk, "ServiceAccount") == 0)
+                fix_mapref(ra, s, "ServiceAccount");
         }
-        if (nfound != 1)
-            continue;
-        json_object_set_new(s, "name", json_string(res_name(found)));
-        if (ns != NULL || res_ns(found)[0])
-            json_object_set_new(s, "namespace", json_string(res_ns(found)));
     }
-    (void)c;
-    return 0;
+    if (strcmp(kind, "ValidatingWebhookConfiguration") == 0 ||
+        strcmp(kind, "MutatingWebhookConfiguration") == 0) {
+        json_array_foreach(json_object_get(r->obj, "webhooks"), i, s)
+        {
+            json_t *svc = json_object_get(json_object_get(s, "clientConfig"), "service");
+            if (json_is_object(svc))
+                fix_mapref(ra, svc, "Service");
+        }
+    }
 }
 
 int nameref_fix(struct render_ctx *c, struct resmap *ra)
@@ -328,9 +350,7 @@ int nameref_fix(struct render_ctx *c, struct resmap *ra)
             if (walk_fix(&a, r->obj, others[q].path) != 0)
                 return -1;
         }
-        if ((strcmp(kind, "RoleBinding") == 0 || strcmp(kind, "ClusterRoleBinding") == 0) &&
-            fix_subjects(c, ra, r) != 0)
-            return -1;
+        fix_maprefs(ra, r);
     }
     return 0;
 }
@@ -458,76 +478,6 @@ static int subst_walk(struct render_ctx *c, struct resmap *ra, json_t *node, con
     return 0;
 }
 
-/* Fields where $(VAR) is substituted (kustomize's varreference config, condensed). */
-static const char *const var_fields[] = {"command",
-                                         "args",
-                                         "value",
-                                         "server",
-                                         "path",
-                                         "host",
-                                         "hosts",
-                                         "image",
-                                         "mountPath",
-                                         "subPathExpr",
-                                         "ingress.kubernetes.io/auth-url",
-                                         NULL};
-
-static bool var_field(const char *k)
-{
-    for (size_t i = 0; var_fields[i]; i++)
-        if (strcmp(var_fields[i], k) == 0)
-            return true;
-    return false;
-}
-
-static int subst_fields(struct render_ctx *c, struct resmap *ra, json_t *node,
-                        const json_t **values, bool in_field, int depth)
-{
-    if (depth > 200)
-        return 0;
-    if (json_is_object(node)) {
-        const char *k;
-        json_t *v;
-        void *tmp;
-        json_object_foreach_safe(node, tmp, k, v)
-        {
-            bool f = in_field || var_field(k) || strcmp(k, "data") == 0 ||
-                     strcmp(k, "annotations") == 0;
-            if (json_is_string(v)) {
-                if (!f)
-                    continue;
-                json_t *nv;
-                subst_string(c, ra, json_string_value(v), &nv, values);
-                if (nv)
-                    json_object_set_new(node, k, nv);
-            } else if (subst_fields(c, ra, v, values,
-                                    f && (json_is_array(v) || strcmp(k, "data") == 0 ||
-                                          strcmp(k, "annotations") == 0),
-                                    depth + 1) != 0) {
-                return -1;
-            }
-        }
-    } else if (json_is_array(node)) {
-        (void)subst_walk;
-        size_t i;
-        json_t *v;
-        json_array_foreach(node, i, v)
-        {
-            if (json_is_string(v)) {
-                if (!in_field)
-                    continue;
-                json_t *nv;
-                subst_string(c, ra, json_string_value(v), &nv, values);
-                if (nv)
-                    json_array_set_new(node, i, nv);
-            } else if (subst_fields(c, ra, v, values, false, depth + 1) != 0) {
-                return -1;
-            }
-        }
-    }
-    return 0;
-}
-
 int vars_resolve(struct render_ctx *c, struct resmap *ra)
 {
     const json_t **values = calloc(c->vars.n, sizeof(*values));
@@ -538,22 +488,12 @@ int vars_resolve(struct render_ctx *c, struct resmap *ra)
         struct kvar *v = &c->vars.items[i];
         const struct res *found = NULL;
         size_t n = 0;
-        for (size_t j = 0; j < ra->n; j++) {
-            const struct res *r = ra->items[j];
-            if (!had_kind(r, v->kind) || !res_any_id_matches(r, NULL, v->objname, "", false))
-                continue;
-            if (v->objns && !res_any_id_matches(r, NULL, v->objname, v->objns, true))
-                continue;
-            if (v->apiversion) {
-                const char *av = res_apiversion(r);
-                const char *s1 = strchr(v->apiversion, '/'), *s2 = strchr(av, '/');
-                size_t g1 = s1 ? (size_t)(s1 - v->apiversion) : 0, g2 = s2 ? (size_t)(s2 - av) : 0;
-                if (g1 != g2 || strncmp(v->apiversion, av, g1) != 0)
-                    continue;
-            }
-            found = r;
-            n++;
-        }
+        for (size_t j = 0; j < ra->n && found == NULL; j++)
+            for (size_t k = 0; k < ra->items[j]->nvarnames; k++)
+                if (strcmp(ra->items[j]->varnames[k], v->name) == 0) {
+                    found = ra->items[j];
+                    n = 1;
+                }
         if (n != 1) {
             sl_error_set(c->err, n ? SL_ECONFLICT : SL_ENOTFOUND,
                          "var '%s' cannot be mapped to a field: %s %s %s", v->name,
@@ -567,9 +507,30 @@ int vars_resolve(struct render_ctx *c, struct resmap *ra)
             goto done;
         }
     }
-    for (size_t j = 0; j < ra->n; j++)
-        if (subst_fields(c, ra, ra->items[j]->obj, values, false, 0) != 0)
+    /* Substitute in every field but the object's identity. */
+    for (size_t j = 0; j < ra->n; j++) {
+        json_t *obj = ra->items[j]->obj, *md = json_object_get(obj, "metadata");
+        json_t *keep =
+                json_pack("{s:O?,s:O?,s:O?,s:O?}", "apiVersion", json_object_get(obj, "apiVersion"),
+                          "kind", json_object_get(obj, "kind"), "name", json_object_get(md, "name"),
+                          "namespace", json_object_get(md, "namespace"));
+        if (keep == NULL) {
+            sl_error_set(c->err, SL_ENOMEM, "out of memory");
             goto done;
+        }
+        int wrc = subst_walk(c, ra, obj, values, 0);
+        if (!json_is_null(json_object_get(keep, "apiVersion")))
+            json_object_set(obj, "apiVersion", json_object_get(keep, "apiVersion"));
+        if (!json_is_null(json_object_get(keep, "kind")))
+            json_object_set(obj, "kind", json_object_get(keep, "kind"));
+        if (json_is_object(md) && !json_is_null(json_object_get(keep, "name")))
+            json_object_set(md, "name", json_object_get(keep, "name"));
+        if (json_is_object(md) && !json_is_null(json_object_get(keep, "namespace")))
+            json_object_set(md, "namespace", json_object_get(keep, "namespace"));
+        json_decref(keep);
+        if (wrc != 0)
+            goto done;
+    }
     rc = 0;
 done:
     free(values);

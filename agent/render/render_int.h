@@ -40,6 +40,8 @@ struct res {
     size_t nprev;
     char **prefixes, **suffixes;
     size_t nprefixes, nsuffixes;
+    char **varnames; /* vars declared on this object (bound where declared) */
+    size_t nvarnames;
     /* names of vars this layer declared on it, unused otherwise */
 };
 
@@ -87,7 +89,7 @@ static inline json_t *unconst(const json_t *v)
 /* Parse YAML bytes to JSON documents the way kustomize reads resources (yaml.v3 resolution). */
 json_t *rl_yaml_to_json(const struct sl_ynode *n, bool yaml11, const char *name,
                         struct sl_error *err);
-int rl_load_docs(struct render_ctx *c, const char *path, const char *data, size_t len,
+int rl_load_docs(struct render_ctx *c, const char *path, const char *data, size_t len, bool lenient,
                  struct sl_ystream **out);
 int rl_read_file(struct render_ctx *c, const char *path, struct sl_buf *out);
 

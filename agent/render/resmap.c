@@ -103,6 +103,9 @@ void res_free(struct res *r)
     for (size_t i = 0; i < r->nsuffixes; i++)
         free(r->suffixes[i]);
     free(r->suffixes);
+    for (size_t i = 0; i < r->nvarnames; i++)
+        free(r->varnames[i]);
+    free(r->varnames);
     free(r);
 }
 
@@ -150,6 +153,9 @@ struct res *res_clone(const struct res *src, struct sl_error *err)
     }
     r->prefixes = strv_dup(src->prefixes, src->nprefixes, &ok);
     r->suffixes = strv_dup(src->suffixes, src->nsuffixes, &ok);
+    r->varnames = strv_dup(src->varnames, src->nvarnames, &ok);
+    if (r->varnames == NULL)
+        r->nvarnames = 0;
     if (r->prefixes == NULL)
         r->nprefixes = 0;
     if (r->suffixes == NULL)
