@@ -1197,6 +1197,16 @@ static int do_namespace(struct layer *L)
                     json_object_set_new(s, "namespace", json_string(ns));
             }
         }
+        if (strcmp(kind, "CustomResourceDefinition") == 0) {
+            json_t *svc = json_object_get(
+                    json_object_get(json_object_get(json_object_get(json_object_get(r->obj, "spec"),
+                                                                    "conversion"),
+                                                    "webhook"),
+                                    "clientConfig"),
+                    "service");
+            if (json_is_object(svc) && json_object_get(svc, "namespace") != NULL)
+                json_object_set_new(svc, "namespace", json_string(ns));
+        }
         if (kind_is_cluster_scoped(g, kind)) {
             if (strcmp(kind, "Namespace") == 0 && g[0] == '\0' && strcmp(res_name(r), ns) != 0) {
                 if (res_store_prev(r, ERR(L->c)) != 0 || res_set_name(r, ns, ERR(L->c)) != 0)
