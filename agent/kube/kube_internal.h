@@ -155,6 +155,9 @@ struct sl_kube {
     ino_t tok_ino;
     off_t tok_size;
     struct timespec tok_mtime;
+    /* transport accounting (tests, debug logs) */
+    uint64_t nrequests; /* attempts sent */
+    uint64_t nconnects; /* new connections opened (the rest reused one) */
     /* discovery cache */
     struct sl_kube_resource *res;
     size_t nres, capres;

@@ -597,6 +597,13 @@ int sl_kube_do(struct sl_kube *k, const struct sl_kube_req *rq, struct sl_kube_r
         cc = curl_easy_perform(k->curl);
         wipe_slist(hdrs);
         curl_slist_free_all(hdrs);
+        {
+            long nconn = 0;
+
+            if (curl_easy_getinfo(k->curl, CURLINFO_NUM_CONNECTS, &nconn) == CURLE_OK && nconn > 0)
+                k->nconnects += (uint64_t)nconn;
+            k->nrequests++;
+        }
         if (cc == CURLE_OK)
             curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, &http);
         rs->http = http;

@@ -4,13 +4,18 @@
 # accepts a bearer token, a read-only token and client certificates signed by the
 # test CA. Every process started here is killed on exit.
 set -euo pipefail
-KUBESIM=${1:?usage: kube_client.sh KUBESIM KUBE_ITEST}
-ITEST=${2:?usage: kube_client.sh KUBESIM KUBE_ITEST}
+KUBESIM=$(readlink -f "${1:?usage: kube_client.sh KUBESIM KUBE_ITEST}")
+ITEST=$(readlink -f "${2:?usage: kube_client.sh KUBESIM KUBE_ITEST}")
+here=$(cd "$(dirname "$0")" && pwd)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-kube-it-XXXXXX")
 pid=""
+proxy_pid=""
 cleanup() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  if [ -n "$proxy_pid" ]; then
+    kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -44,7 +49,16 @@ pid=$!
 for _ in $(seq 1 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 [ -s "$work/port" ] || { echo "kubesim did not start" >&2; cat "$work/kubesim.log" >&2; exit 1; }
 
+# A CONNECT proxy for the proxy-url case.
+python3 "$here/connect_proxy.py" "$work/proxy.port" "$work/proxy.log" &
+proxy_pid=$!
+for _ in $(seq 1 100); do [ -s "$work/proxy.port" ] && break; sleep 0.1; done
+[ -s "$work/proxy.port" ] || { echo "proxy did not start" >&2; exit 1; }
+
 export KS_PORT=$(cat "$work/port") KS_DIR="$work" KS_TOKEN=it-token KS_RO_TOKEN=ro-token
+export KS_PROXY_PORT=$(cat "$work/proxy.port")
+# The proxy case must go through proxy-url alone; no proxy from the environment.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy no_proxy NO_PROXY
 export CMOCKA_MESSAGE_OUTPUT=stdout
 # KUBE_ITEST_WRAPPER runs the driver under a tool, e.g. "valgrind --error-exitcode=9".
 if ! ${KUBE_ITEST_WRAPPER:-} "$ITEST"; then

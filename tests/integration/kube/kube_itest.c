@@ -23,7 +23,7 @@
 #include "kube_internal.h"
 #include "log.h"
 
-static const char *port, *dir, *token, *ro_token;
+static const char *port, *dir, *token, *ro_token, *proxy_port;
 
 static const char *p(const char *rel)
 {
@@ -313,6 +313,54 @@ static void test_in_cluster(void **state)
     write_file("sa/token", "rotated-but-invalid", 0600);
     assert_int_equal(whoami(k, &err), -1);
     assert_int_equal(err.code, SL_EAUTH);
+    sl_kube_free(k);
+}
+
+static void test_proxy_url(void **state)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_buf log = SL_BUF_INIT(1 << 20);
+    char cluster[512], user[256], want[64];
+    struct sl_kube *k;
+
+    snprintf(user, sizeof(user), "    token: %s\n", token);
+    snprintf(cluster, sizeof(cluster),
+             "    certificate-authority: ca.crt\n    proxy-url: http://127.0.0.1:%s\n", proxy_port);
+    k = open_kc(kubeconfig("proxy.kubeconfig", "127.0.0.1", cluster, user), 1, 5000);
+    assert_int_equal(whoami(k, &err), 0);
+    sl_kube_free(k);
+    assert_int_equal(sl_file_read(&log, p("proxy.log"), 1 << 20, &err), 0);
+    snprintf(want, sizeof(want), "CONNECT 127.0.0.1:%s", port);
+    assert_non_null(strstr(log.ptr, want));
+    sl_buf_release(&log);
+}
+
+/* Keep-alive: many requests share one connection; prints the figure for the README. */
+static void test_keepalive(void **state)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_kube *k = admin();
+    struct sl_kube_ref ref = {"v1", "Namespace", NULL, "default"};
+    int64_t t0;
+    const int n = 500;
+
+    for (int i = 0; i < 5; i++) {
+        json_t *o = NULL;
+
+        assert_int_equal(sl_kube_get(k, &ref, &o, NULL, &err), 0);
+        json_decref(o);
+    }
+    assert_int_equal(k->nconnects, 1);
+    t0 = sl_kube_now_ms();
+    for (int i = 0; i < n; i++) {
+        json_t *o = NULL;
+
+        assert_int_equal(sl_kube_get(k, &ref, &o, NULL, &err), 0);
+        json_decref(o);
+    }
+    printf("keep-alive: %d GETs over HTTPS in %lld ms on %llu connection(s)\n", n,
+           (long long)(sl_kube_now_ms() - t0), (unsigned long long)k->nconnects);
+    assert_int_equal(k->nconnects, 1);
     sl_kube_free(k);
 }
 
@@ -715,6 +763,8 @@ int main(void)
             cmocka_unit_test(test_exec_plugin_client_cert),
             cmocka_unit_test(test_readonly_forbidden),
             cmocka_unit_test(test_in_cluster),
+            cmocka_unit_test(test_proxy_url),
+            cmocka_unit_test(test_keepalive),
             cmocka_unit_test(test_discovery_after_crd),
             cmocka_unit_test(test_discovery_refresh_on_miss),
             cmocka_unit_test(test_paging),
@@ -732,7 +782,8 @@ int main(void)
     dir = getenv("KS_DIR");
     token = getenv("KS_TOKEN");
     ro_token = getenv("KS_RO_TOKEN");
-    if (port == NULL || dir == NULL || token == NULL || ro_token == NULL) {
+    proxy_port = getenv("KS_PROXY_PORT");
+    if (port == NULL || dir == NULL || token == NULL || ro_token == NULL || proxy_port == NULL) {
         fprintf(stderr, "kube_itest: run through kube_client.sh (KS_PORT, KS_DIR, KS_TOKEN)\n");
         return 2;
     }
