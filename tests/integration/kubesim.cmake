@@ -8,3 +8,8 @@ if(TARGET kubesim)
     set_tests_properties(kubesim_kubectl PROPERTIES SKIP_RETURN_CODE 77)
   endif()
 endif()
+if(TARGET kubesim AND Python3_Interpreter_FOUND)
+  sluice_integration_test(kubesim_api
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/kubesim/api_test.py)
+  set_property(TEST kubesim_api APPEND PROPERTY ENVIRONMENT "KUBESIM=$<TARGET_FILE:kubesim>")
+endif()

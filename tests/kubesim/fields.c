@@ -603,8 +603,21 @@ int ks_apply(const json_t *live, const json_t *applied, const char *manager, boo
     json_t *obj = live ? json_deep_copy(live) : json_object();
     if (prev) {
         json_t *leaves = fs_leaves(prev);
+        /* Whole list items first: removing an item's key field first would
+         * leave the item unaddressable. */
+        json_t *items = json_array(), *fields = json_array();
         size_t j;
         json_t *p;
+        json_array_foreach(leaves, j, p)
+        {
+            const char *last = json_string_value(json_array_get(p, json_array_size(p) - 1));
+            json_array_append(strcmp(last, ".") == 0 ? items : fields, p);
+        }
+        json_array_clear(leaves);
+        json_array_extend(leaves, items);
+        json_array_extend(leaves, fields);
+        json_decref(items);
+        json_decref(fields);
         json_array_foreach(leaves, j, p)
         {
             size_t plen = json_array_size(p);

@@ -46,7 +46,7 @@ struct ks_options {
     const char *listen;
     const char *port_file;
     const char *tls_cert, *tls_key, *client_ca, *ca_out;
-    const char *token, *readonly_token;
+    const char *token; /* the first --token, for --kubeconfig-out */
     const char *kubeconfig_out;
     const char *kc_client_cert, *kc_client_key;
     const char *fail_image;
@@ -74,7 +74,8 @@ struct ks_state {
     json_t *counts; /* "verb group/resource" -> n */
     json_t *reqlog; /* last requests */
     uint64_t nreq;
-    json_t *faults; /* array of rules (see faults in main.c) */
+    json_t *faults;             /* array of rules (see faults in main.c) */
+    json_t *tokens, *ro_tokens; /* accepted bearer tokens (strings) */
     uint32_t rng;
     volatile int stop;
 };

@@ -419,20 +419,39 @@ static bool client_cert_user(struct MHD_Connection *conn, char *user, size_t len
     return ok;
 }
 
+static bool token_in(const json_t *list, const char *t)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (s && strcmp(s, t) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* 0 = authenticated (user filled), 401 otherwise. */
 static unsigned authenticate(struct server *srv, struct MHD_Connection *conn, struct ks_request *rq,
                              char *user, size_t ulen)
 {
-    const struct ks_options *o = &srv->st.opt;
-    bool any = o->token || o->readonly_token || srv->ca_pem || srv->basic_user[0];
+    struct ks_state *st = &srv->st;
+    pthread_mutex_lock(&st->mu);
+    bool have_tokens = json_array_size(st->tokens) + json_array_size(st->ro_tokens) > 0;
+    pthread_mutex_unlock(&st->mu);
+    bool any = have_tokens || srv->ca_pem || srv->basic_user[0];
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     if (auth && strncmp(auth, "Bearer ", 7) == 0) {
         const char *t = auth + 7;
-        if (o->token && strcmp(t, o->token) == 0) {
+        pthread_mutex_lock(&st->mu);
+        bool rw = token_in(st->tokens, t), ro = token_in(st->ro_tokens, t);
+        pthread_mutex_unlock(&st->mu);
+        if (rw) {
             snprintf(user, ulen, "token-user");
             return 0;
         }
-        if (o->readonly_token && strcmp(t, o->readonly_token) == 0) {
+        if (ro) {
             snprintf(user, ulen, "readonly-user");
             rq->readonly = true;
             return 0;
@@ -521,6 +540,14 @@ static void control(struct server *srv, struct ks_request *rq, struct ks_reply *
                 st->opt.ready_delay_ms = json_integer_value(v);
             if ((v = json_object_get(b, "failAfterMs")) && json_is_integer(v))
                 st->opt.fail_after_ms = json_integer_value(v);
+            if ((v = json_object_get(b, "tokens")) && json_is_array(v)) {
+                json_array_clear(st->tokens);
+                json_array_extend(st->tokens, v);
+            }
+            if ((v = json_object_get(b, "readonlyTokens")) && json_is_array(v)) {
+                json_array_clear(st->ro_tokens);
+                json_array_extend(st->ro_tokens, v);
+            }
             if ((v = json_object_get(b, "failImage")) && json_is_string(v)) {
                 snprintf(srv->fail_image, sizeof srv->fail_image, "%s", json_string_value(v));
                 st->opt.fail_image = srv->fail_image;
@@ -836,8 +863,8 @@ static const char usage[] =
         "  --port-file FILE        write the chosen port to FILE once listening\n"
         "  --tls-cert FILE --tls-key FILE   serve HTTPS (PEM)\n"
         "  --client-ca FILE        accept client certificates signed by this CA\n"
-        "  --token TOKEN           accept this bearer token\n"
-        "  --readonly-token TOKEN  bearer token that may read but not write (403)\n"
+        "  --token TOKEN           accept this bearer token (repeatable)\n"
+        "  --readonly-token TOKEN  bearer token that may read but not write (403; repeatable)\n"
         "  --basic-auth USER:PASS  accept HTTP basic authentication\n"
         "  --kubeconfig-out FILE   write a kubeconfig for this server\n"
         "  --kubeconfig-ca FILE    CA to put in it (default: the --tls-cert itself)\n"
@@ -861,6 +888,7 @@ int main(int argc, char **argv)
     pthread_t sim;
     bool sim_started = false;
     json_t *cli_faults = json_array();
+    json_t *cli_tokens = json_array(), *cli_ro_tokens = json_array();
     o->listen = "127.0.0.1:0";
     o->ready_delay_ms = 1000;
     o->fail_after_ms = -1;
@@ -931,10 +959,12 @@ int main(int argc, char **argv)
             o->client_ca = optarg;
             break;
         case O_TOKEN:
-            o->token = optarg;
+            if (!o->token)
+                o->token = optarg;
+            json_array_append_new(cli_tokens, json_string(optarg));
             break;
         case O_ROTOKEN:
-            o->readonly_token = optarg;
+            json_array_append_new(cli_ro_tokens, json_string(optarg));
             break;
         case O_BASIC: {
             const char *colon = strchr(optarg, ':');
@@ -1050,6 +1080,8 @@ int main(int argc, char **argv)
     }
     srv.st.rng = o->seed;
     json_array_extend(srv.st.faults, cli_faults);
+    json_array_extend(srv.st.tokens, cli_tokens);
+    json_array_extend(srv.st.ro_tokens, cli_ro_tokens);
 
     unsigned flags =
             MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
@@ -1140,6 +1172,8 @@ out:
     if (srv.st.res)
         ks_state_free(&srv.st);
     json_decref(cli_faults);
+    json_decref(cli_tokens);
+    json_decref(cli_ro_tokens);
     free(srv.cert_pem);
     free(srv.key_pem);
     free(srv.ca_pem);

@@ -140,10 +140,12 @@ int ks_state_init(struct ks_state *st)
     st->counts = json_object();
     st->reqlog = json_array();
     st->faults = json_array();
+    st->tokens = json_array();
+    st->ro_tokens = json_array();
     st->rv = 1;
     st->next_ip = 10;
     if (!st->res || !st->objects || !st->sim || !st->events || !st->counts || !st->reqlog ||
-        !st->faults)
+        !st->faults || !st->tokens || !st->ro_tokens)
         return -1;
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
         const struct builtin *b = &builtins[i];
@@ -184,6 +186,8 @@ void ks_state_free(struct ks_state *st)
     json_decref(st->counts);
     json_decref(st->reqlog);
     json_decref(st->faults);
+    json_decref(st->tokens);
+    json_decref(st->ro_tokens);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->changed);
 }
