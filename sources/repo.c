@@ -1,5 +1,8 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <git2.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -682,6 +685,102 @@ done:
     return rc;
 }
 
+/* Reopen after another process (the fetch child) changed the repository. */
+static int reopen(struct ssrc_repo *r, struct ssrc_error *err)
+{
+    git_repository *g = NULL;
+    int grc = git_repository_open_bare(&g, r->path);
+
+    if (grc < 0)
+        return ssrc_error_git(err, grc, "%s: reopening the git cache", r->path);
+    git_repository_free(r->git);
+    r->git = g;
+    return 0;
+}
+
+struct child_report {
+    int rc;
+    struct ssrc_poll_result res;
+    struct ssrc_error err;
+};
+
+/*
+ * libgit2 1.5 has no socket timeouts, so a server that stops answering
+ * would hang a poll forever. Each attempt therefore runs in a forked child
+ * that reports back through a pipe; past the deadline the child is killed.
+ * Refs only move after a complete download, so killing it is safe.
+ */
+static int poll_in_child(struct ssrc_repo *cache, struct poll_ctx *c, const git_strarray *headers,
+                         struct ssrc_poll_result *res, struct ssrc_error *err)
+{
+    struct child_report rep;
+    int fds[2], status = 0;
+    size_t got = 0;
+    pid_t pid;
+    int rc = -1;
+
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return ssrc_error_set(err, SSRC_EIO, "pipe: %s", strerror(errno));
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return ssrc_error_set(err, SSRC_EIO, "fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        ssize_t n;
+        close(fds[0]);
+        memset(&rep, 0, sizeof(rep));
+        rep.rc = poll_once(cache, c, headers, &rep.res, &rep.err);
+        do {
+            n = write(fds[1], &rep, sizeof(rep));
+        } while (n < 0 && errno == EINTR);
+        _exit(0); /* the child never returns into the caller's code */
+    }
+    close(fds[1]);
+    while (got < sizeof(rep)) {
+        struct pollfd pfd = {fds[0], POLLIN, 0};
+        int64_t left = c->deadline_ms - now_ms();
+        ssize_t n;
+        int pr;
+        if (left <= 0) {
+            kill(pid, SIGKILL);
+            ssrc_error_set(err, SSRC_ETIMEOUT, "timed out after %lld ms",
+                           (long long)c->o->timeout_ms);
+            goto done;
+        }
+        pr = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0)
+            continue;
+        if (pr < 0) {
+            kill(pid, SIGKILL);
+            ssrc_error_set(err, SSRC_EIO, "poll: %s", strerror(errno));
+            goto done;
+        }
+        n = read(fds[0], (char *)&rep + got, sizeof(rep) - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            ssrc_error_set(err, SSRC_ENET, "the fetch process ended without a result");
+            goto done;
+        }
+        got += (size_t)n;
+    }
+    rep.err.msg[sizeof(rep.err.msg) - 1] = '\0';
+    rep.res.attempts = res->attempts;
+    *res = rep.res;
+    if (rep.rc != 0)
+        ssrc_error_set(err, rep.err.code, "%s", rep.err.msg);
+    rc = rep.rc == 0 ? 0 : -1;
+done:
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return rc;
+}
+
 static bool retryable(enum ssrc_code code)
 {
     return code == SSRC_ENET || code == SSRC_EGENERIC || code == SSRC_EIO;
@@ -740,7 +839,10 @@ int ssrc_poll(struct ssrc_repo *cache, const struct ssrc_remote_opts *o,
         int64_t delay, left;
         ssrc_error_clear(&last);
         res->attempts = i + 1;
-        if (poll_once(cache, &c, &headers, res, &last) == 0) {
+        if (poll_in_child(cache, &c, &headers, res, &last) == 0) {
+            /* The child wrote packs and refs: drop this process's cached view. */
+            if (res->changed && reopen(cache, &last) != 0)
+                break;
             rc = 0;
             goto done;
         }
