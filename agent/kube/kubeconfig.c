@@ -154,6 +154,34 @@ static int resolve_field(json_t *obj, const char *key, const char *dir, bool onl
     return 0;
 }
 
+/* A copy of one entry's body with its relative paths resolved against dir. */
+static json_t *entry_copy(const char *list, const json_t *body, const char *dir,
+                          struct sl_error *err)
+{
+    json_t *copy = json_deep_copy(body), *ex;
+
+    if (copy == NULL) {
+        sl_error_set(err, SL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (strcmp(list, "clusters") == 0) {
+        if (resolve_field(copy, "certificate-authority", dir, false, err) == 0)
+            return copy;
+    } else if (strcmp(list, "users") == 0) {
+        ex = json_object_get(copy, "exec");
+        if (resolve_field(copy, "client-certificate", dir, false, err) == 0 &&
+            resolve_field(copy, "client-key", dir, false, err) == 0 &&
+            resolve_field(copy, "tokenFile", dir, false, err) == 0 &&
+            (!json_is_object(ex) || resolve_field(ex, "command", dir, true, err) == 0))
+            return copy;
+    } else {
+        return copy;
+    }
+    sl_kube_json_wipe(copy);
+    json_decref(copy);
+    return NULL;
+}
+
 /*
  * Add the named entries of one file's list (clusters, users, contexts) to
  * the merged map; the first file to name an entry wins.
@@ -161,52 +189,44 @@ static int resolve_field(json_t *obj, const char *key, const char *dir, bool onl
 static int merge_list(json_t *merged, json_t *file, const char *list, const char *inner,
                       const char *dir, const char *path, struct sl_error *err)
 {
-    json_t *arr = json_object_get(file, list), *item;
+    json_t *arr = json_object_get(file, list), *item, *empty = NULL, *copy;
     size_t i;
+    int rc = -1;
 
     if (arr == NULL || json_is_null(arr))
         return 0;
     if (!json_is_array(arr))
         return sl_error_set(err, SL_EPARSE, "%s: %s must be a list", path, list);
+    empty = json_object();
+    if (empty == NULL)
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
     json_array_foreach(arr, i, item)
     {
         const char *name = json_string_value(json_object_get(item, "name"));
-        json_t *body = json_object_get(item, inner), *copy;
+        json_t *body = json_object_get(item, inner);
 
-        if (name == NULL)
-            return sl_error_set(err, SL_EPARSE, "%s: %s[%zu] has no name", path, list, i);
+        if (name == NULL) {
+            sl_error_set(err, SL_EPARSE, "%s: %s[%zu] has no name", path, list, i);
+            goto out;
+        }
         if (json_object_get(merged, name) != NULL)
             continue;
-        if (body == NULL || json_is_null(body))
-            copy = json_object();
-        else if (!json_is_object(body))
-            return sl_error_set(err, SL_EPARSE, "%s: %s[%zu].%s must be a mapping", path, list, i,
-                                inner);
-        else
-            copy = json_deep_copy(body);
-        if (copy == NULL)
-            return sl_error_set(err, SL_ENOMEM, "out of memory");
-        if (strcmp(list, "clusters") == 0) {
-            if (resolve_field(copy, "certificate-authority", dir, false, err) != 0)
-                goto fail;
-        } else if (strcmp(list, "users") == 0) {
-            json_t *ex = json_object_get(copy, "exec");
-
-            if (resolve_field(copy, "client-certificate", dir, false, err) != 0 ||
-                resolve_field(copy, "client-key", dir, false, err) != 0 ||
-                resolve_field(copy, "tokenFile", dir, false, err) != 0)
-                goto fail;
-            if (json_is_object(ex) && resolve_field(ex, "command", dir, true, err) != 0)
-                goto fail;
+        if (body != NULL && !json_is_null(body) && !json_is_object(body)) {
+            sl_error_set(err, SL_EPARSE, "%s: %s[%zu].%s must be a mapping", path, list, i, inner);
+            goto out;
         }
-        if (json_object_set_new(merged, name, copy) != 0)
-            return sl_error_set(err, SL_ENOMEM, "out of memory");
-        continue;
-    fail:
-        json_decref(copy);
-        return -1;
+        copy = entry_copy(list, (body == NULL || json_is_null(body)) ? empty : body, dir, err);
+        if (copy == NULL)
+            goto out;
+        if (json_object_set_new(merged, name, copy) != 0) {
+            sl_error_set(err, SL_ENOMEM, "out of memory");
+            goto out;
+        }
     }
-    return 0;
+    rc = 0;
+out:
+    json_decref(empty);
+    return rc;
 }
 
 static int dir_of(const char *path, char *out, size_t outlen)

@@ -400,6 +400,16 @@ static bool http_retryable(long http, bool non_idempotent)
     return http >= 500 && http <= 599 && http != 501;
 }
 
+static int add_header(struct curl_slist **h, const char *line, struct sl_error *err)
+{
+    struct curl_slist *n = curl_slist_append(*h, line);
+
+    if (n == NULL)
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
+    *h = n;
+    return 0;
+}
+
 /* Set up the handle for one attempt; *hdrs receives the header list (caller frees, wiped). */
 static int prepare(struct sl_kube *k, const struct sl_kube_req *rq, struct xfer *x,
                    struct curl_slist **hdrs, char *errbuf, struct sl_error *err)
@@ -480,9 +490,8 @@ static int prepare(struct sl_kube *k, const struct sl_kube_req *rq, struct xfer 
         if (sl_buf_puts(&line, "Authorization: Bearer ", err) != 0 ||
             sl_buf_append(&line, tok->ptr, tok->len, err) != 0)
             goto out;
-        h = curl_slist_append(h, line.ptr);
-        if (h == NULL)
-            goto oom;
+        if (add_header(&h, line.ptr, err) != 0)
+            goto out;
     } else if (k->cfg->username != NULL || k->cfg->password != NULL) {
         curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(c, CURLOPT_USERNAME, k->cfg->username != NULL ? k->cfg->username : "");
@@ -493,37 +502,37 @@ static int prepare(struct sl_kube *k, const struct sl_kube_req *rq, struct xfer 
         sl_buf_reset(&line);
         if (sl_buf_printf(&line, err, "Impersonate-User: %s", k->cfg->as_user) != 0)
             goto out;
-        if ((h = curl_slist_append(h, line.ptr)) == NULL)
-            goto oom;
+        if (add_header(&h, line.ptr, err) != 0)
+            goto out;
     }
     if (k->cfg->as_uid != NULL) {
         sl_buf_reset(&line);
         if (sl_buf_printf(&line, err, "Impersonate-Uid: %s", k->cfg->as_uid) != 0)
             goto out;
-        if ((h = curl_slist_append(h, line.ptr)) == NULL)
-            goto oom;
+        if (add_header(&h, line.ptr, err) != 0)
+            goto out;
     }
     for (size_t i = 0; i < k->cfg->nas_groups; i++) {
         sl_buf_reset(&line);
         if (sl_buf_printf(&line, err, "Impersonate-Group: %s", k->cfg->as_groups[i]) != 0)
             goto out;
-        if ((h = curl_slist_append(h, line.ptr)) == NULL)
-            goto oom;
+        if (add_header(&h, line.ptr, err) != 0)
+            goto out;
     }
     sl_buf_reset(&line);
     if (sl_buf_printf(&line, err, "Accept: %s",
                       rq->accept != NULL ? rq->accept : "application/json") != 0)
         goto out;
-    if ((h = curl_slist_append(h, line.ptr)) == NULL)
-        goto oom;
-    if ((h = curl_slist_append(h, "Expect:")) == NULL)
-        goto oom;
+    if (add_header(&h, line.ptr, err) != 0)
+        goto out;
+    if (add_header(&h, "Expect:", err) != 0)
+        goto out;
     if (rq->content_type != NULL) {
         sl_buf_reset(&line);
         if (sl_buf_printf(&line, err, "Content-Type: %s", rq->content_type) != 0)
             goto out;
-        if ((h = curl_slist_append(h, line.ptr)) == NULL)
-            goto oom;
+        if (add_header(&h, line.ptr, err) != 0)
+            goto out;
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     if (strcmp(rq->method, "GET") != 0)
@@ -539,9 +548,6 @@ static int prepare(struct sl_kube *k, const struct sl_kube_req *rq, struct xfer 
     *hdrs = h;
     h = NULL;
     rc = 0;
-    goto out;
-oom:
-    sl_error_set(err, SL_ENOMEM, "out of memory");
 out:
     wipe_slist(h);
     curl_slist_free_all(h);
