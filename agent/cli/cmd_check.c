@@ -75,36 +75,25 @@ static bool env_selected(const struct check_opts *o, const char *name)
     return false;
 }
 
-/* Render and unseal one environment into objs. */
-static int build_env(const struct check_opts *o, const struct sl_env_config *env,
-                     const check_ids *ids, bool unseal, struct sl_objlist *objs,
-                     struct sl_error *err)
+static void release_objs(struct sl_objlist *objs);
+
+/* Render and unseal one environment into objs; tree is the repository directory. */
+static int build_env(struct sl_tree *tree, const struct sl_env_config *env, const check_ids *ids,
+                     bool unseal, struct sl_objlist *objs, struct sl_error *err)
 {
 #ifdef SL_CHECK_HAVE_RENDER
-    struct sl_tree *tree = sl_tree_open_dir(o->repo, err);
-    int rc = -1;
-
-    if (tree == NULL)
-        return -1;
-    if (sl_render(tree, env->path, NULL, objs, err) != 0) {
-        sl_error_wrap(err, "render %s", env->path);
-        goto done;
-    }
+    if (sl_render(tree, env->path, NULL, objs, err) != 0)
+        return sl_error_wrap(err, "render %s", env->path);
 #ifdef SL_CHECK_HAVE_SECRETS
-    if (unseal && sl_unseal_objects(objs, ids, err) != 0) {
-        sl_error_wrap(err, "unseal");
-        goto done;
-    }
+    if (unseal && sl_unseal_objects(objs, ids, err) != 0)
+        return sl_error_wrap(err, "unseal");
 #else
     (void)ids;
     (void)unseal;
 #endif
-    rc = 0;
-done:
-    sl_tree_free(tree);
-    return rc;
+    return 0;
 #else
-    (void)o;
+    (void)tree;
     (void)env;
     (void)ids;
     (void)unseal;
@@ -112,6 +101,26 @@ done:
     return sl_error_set(err, SL_EUNSUPPORTED,
                         "check: this build has no renderer (agent/render), cannot render");
 #endif
+}
+
+/* Render, unseal, check and point findings at their lines. Returns blocking count or -1. */
+static int check_env(const struct check_opts *o, const struct sl_env_config *env,
+                     const struct sl_policy_set *set, const check_ids *ids, bool unseal,
+                     enum sl_policy_mode mode, struct sl_policy_report *rep, struct sl_error *err)
+{
+    struct sl_objlist objs = SL_OBJLIST_INIT;
+    struct sl_tree *tree = sl_tree_open_dir(o->repo, err);
+    int n = -1;
+
+    if (tree == NULL)
+        return -1;
+    if (build_env(tree, env, ids, unseal, &objs, err) == 0 &&
+        (n = sl_policy_check(set, &objs, env->name, mode, rep, err)) >= 0 &&
+        sl_policy_report_locate(rep, &objs, tree, err) != 0)
+        n = -1;
+    release_objs(&objs);
+    sl_tree_free(tree);
+    return n;
 }
 
 static void release_objs(struct sl_objlist *objs)
@@ -254,7 +263,6 @@ int sl_cmd_check(int argc, char **argv)
     for (size_t i = 0; i < cfg->nenvs; i++) {
         const struct sl_env_config *env = &cfg->envs[i];
         enum sl_policy_mode mode = o.mode >= 0 ? (enum sl_policy_mode)o.mode : env->policy;
-        struct sl_objlist objs = SL_OBJLIST_INIT;
         struct sl_policy_report rep = SL_POLICY_REPORT_INIT;
         struct sl_error eerr = SL_ERROR_INIT;
         int n = -1;
@@ -262,9 +270,7 @@ int sl_cmd_check(int argc, char **argv)
         if (!env_selected(&o, env->name))
             continue;
         checked++;
-        if (build_env(&o, env, &ids, unseal, &objs, &eerr) == 0)
-            n = sl_policy_check(set, &objs, env->name, mode, &rep, &eerr);
-        release_objs(&objs);
+        n = check_env(&o, env, set, &ids, unseal, mode, &rep, &eerr);
         if (n < 0) {
             failed = true;
             if (jenvs != NULL) {

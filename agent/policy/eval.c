@@ -84,6 +84,7 @@ struct ev {
     const struct objinfo *oi;
     const struct item *it;
     struct lcache *cache;
+    const struct objinfo *all; /* the whole list, for finding indices */
 };
 
 static const char *str_or(const json_t *j, const char *def)
@@ -600,6 +601,7 @@ static void finding_release(struct sl_policy_finding *fd)
     free(fd->field);
     free(fd->message);
     free(fd->origin);
+    free(fd->file);
     memset(fd, 0, sizeof(*fd));
 }
 
@@ -665,6 +667,12 @@ static int report(const struct rule *r, const struct ev *e, const struct fail *f
     fd.field = sl_buf_detach(&field, NULL);
     fd.message = sl_buf_detach(&msg, NULL);
     fd.origin = strdup(origin);
+    fd.line = e->oi->o->origin.line;
+    fd.index = (size_t)(e->oi - e->all);
+    if (e->oi->o->origin.file != NULL && (fd.file = strdup(e->oi->o->origin.file)) == NULL) {
+        sl_error_set(err, SL_ENOMEM, "out of memory");
+        goto done;
+    }
     if (fd.rule == NULL || fd.description == NULL || (reason != NULL && fd.reason == NULL) ||
         fd.object == NULL || fd.kind == NULL || fd.namespace == NULL || fd.name == NULL ||
         fd.field == NULL || fd.message == NULL || fd.origin == NULL) {
@@ -720,7 +728,7 @@ static int eval_require(const struct rule *r, const struct ev *e, const struct o
     for (size_t i = 0; i < nall; i++) {
         const struct objinfo *o = &all[i];
         struct item it = {o->json, NULL, 0, NULL};
-        struct ev oe = {o, &it, e->cache};
+        struct ev oe = {o, &it, e->cache, e->all};
         bool ok = true;
         if (!in_list(&q->kinds, o->kind))
             continue;
@@ -752,7 +760,7 @@ static int eval_rule_obj(const struct rule *r, const struct objinfo *oi, const s
                          struct sl_policy_report *rep, struct sl_error *err)
 {
     struct item it = {oi->json, NULL, 0, NULL};
-    struct ev e = {oi, &it, cache};
+    struct ev e = {oi, &it, cache, all};
 
     switch (r->scope) {
     case SCOPE_OBJECT:
@@ -880,12 +888,14 @@ json_t *sl_policy_report_json(const struct sl_policy_report *rep)
         return NULL;
     for (size_t i = 0; i < rep->n; i++) {
         const struct sl_policy_finding *fd = &rep->items[i];
-        json_t *f = json_pack("{s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+        json_t *f = json_pack("{s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:i, "
+                              "s:s}",
                               "rule", fd->rule, "description", fd->description, "severity",
                               sl_policy_severity_name(fd->severity), "blocking", fd->blocking,
                               "excepted", fd->excepted, "object", fd->object, "kind", fd->kind,
                               "namespace", fd->namespace, "name", fd->name, "field", fd->field,
-                              "origin", fd->origin, "message", fd->message);
+                              "origin", fd->origin, "file", fd->file, "line", fd->line, "message",
+                              fd->message);
         if (f == NULL ||
             (fd->excepted && json_object_set_new(f, "reason", json_string(fd->reason)) != 0) ||
             json_array_append_new(arr, f) != 0) {

@@ -27,6 +27,7 @@
 #include "diag.h"
 #include "error.h"
 #include "object.h"
+#include "tree.h"
 
 #define SL_POLICY_EXCEPTION_PREFIX "sluice.dev/policy-exception."
 /* Rule ids are DNS-ish; the annotation name part (after the '/') is at most 63. */
@@ -56,6 +57,11 @@ struct sl_policy_finding {
     char *field;   /* the offending field ("spec.template.spec.containers[0].image"), or "" */
     char *message; /* "Deployment shop/web container \"web\" does not set runAsNonRoot" */
     char *origin;  /* "environments/prod/deploy.yaml:23" or "generated" */
+    /* The same origin split: file (NULL when generated) and line (document start, or the
+     * field's line after sl_policy_report_locate()). */
+    char *file;
+    int line;
+    size_t index; /* of the object in the list that was checked */
 };
 
 struct sl_policy_report {
@@ -118,6 +124,20 @@ const char *sl_policy_rule_id(const struct sl_policy_set *set, size_t i);
 int sl_policy_check(const struct sl_policy_set *set, const struct sl_objlist *objs, const char *env,
                     enum sl_policy_mode mode, struct sl_policy_report *rep, struct sl_error *err);
 void sl_policy_report_release(struct sl_policy_report *rep);
+
+/*
+ * Point each finding at the line of its field in the file users edit,
+ * instead of the start of the object's document: read the finding's origin
+ * file from tree (the tree the objects were rendered from), walk the field
+ * path through the document and take the line of the deepest part that
+ * exists there (the field itself, or the container or mapping that lacks
+ * it). List elements with a name (containers, volumes, ports) are matched by
+ * name, so elements added or reordered by patches do not mislead it. objs
+ * must be the list rep was produced from. Findings whose file cannot be read
+ * or parsed keep the document line; only out-of-memory fails.
+ */
+int sl_policy_report_locate(struct sl_policy_report *rep, const struct sl_objlist *objs,
+                            struct sl_tree *tree, struct sl_error *err);
 
 /*
  * Text lines, one per finding:

@@ -271,7 +271,7 @@ static size_t rule_violations(const char *rule_yaml)
 
 #define RULE(scope, check)                                                                         \
     "  - id: t.r\n    description: d\n    severity: low\n    scope: " scope "\n    "               \
-                                                                            "checks:\n" check
+    "checks:\n" check
 
 static void test_operators(void **state)
 {
@@ -543,7 +543,7 @@ static void test_exceptions(void **state)
     assert_string_equal(rep.items[1].reason, "public ingress, INC-42");
     assert_false(rep.items[1].blocking);
     assert_int_equal(sl_policy_report_format(&rep, &out, &err), 0);
-    assert_non_null(strstr(out.ptr, "objs.yaml:9: services.external-type: Service edge/np is of "
+    assert_non_null(strstr(out.ptr, "objs.yaml:10: services.external-type: Service edge/np is of "
                                     "type NodePort (NodePort and LoadBalancer are not allowed "
                                     "here) (exception annotation "
                                     "sluice.dev/policy-exception.services.external-type "
@@ -728,6 +728,77 @@ static void test_load_dir_and_default(void **state)
     sl_policy_set_free(set);
 }
 
+/* Findings point at the field's line in the source file, matching list items by name. */
+static void test_locate(void **state)
+{
+    struct sl_policy_set *set = parse_set(
+            HDR "  - {id: t.priv, description: d, severity: high, scope: containers,\n"
+                "     checks: [{path: securityContext.privileged, op: notEquals, value: true}]}\n"
+                "  - {id: t.probe, description: d, severity: high, scope: containers,\n"
+                "     checks: [{path: readinessProbe, op: exists}]}\n"
+                "  - {id: t.user, description: d, severity: high, scope: podSpec,\n"
+                "     checks: [{path: securityContext.runAsUser, op: notEquals, value: 0}]}\n"
+                "  - {id: t.cm, description: d, severity: low, match: {kinds: [ConfigMap]},\n"
+                "     forbidden: true}\n");
+    struct sl_policy_report rep = SL_POLICY_REPORT_INIT;
+    struct sl_objlist l = SL_OBJLIST_INIT;
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_tree *tree;
+    json_t *containers, *first;
+    (void)state;
+
+    assert_int_equal(tp_objects_from_file(&l, SLUICE_TEST_DATA "/policy/locate/deploy.yaml",
+                                          "deploy.yaml", &err),
+                     0);
+    assert_int_equal(l.items[1].origin.line, 6);
+    /* A patch reordered the containers: the source is matched by name, not index. */
+    containers = json_object_get(
+            json_object_get(json_object_get(json_object_get(l.items[1].json, "spec"), "template"),
+                            "spec"),
+            "containers");
+    first = json_incref(json_array_get(containers, 0));
+    assert_int_equal(json_array_remove(containers, 0), 0);
+    assert_int_equal(json_array_append_new(containers, first), 0);
+
+    assert_non_null(tree = sl_tree_open_dir(SLUICE_TEST_DATA "/policy/locate", &err));
+    assert_int_equal(sl_policy_check(set, &l, "prod", SL_POLICY_ENFORCE, &rep, &err), 5);
+    assert_int_equal(sl_policy_report_locate(&rep, &l, tree, &err), 0);
+    for (size_t i = 0; i < rep.n; i++) {
+        const struct sl_policy_finding *f = &rep.items[i];
+        if (strcmp(f->rule, "t.cm") == 0) {
+            assert_string_equal(f->origin, "deploy.yaml:1");
+        } else if (strcmp(f->rule, "t.priv") == 0) {
+            assert_string_equal(f->field,
+                                "spec.template.spec.containers[0].securityContext.privileged");
+            assert_string_equal(f->origin, "deploy.yaml:22");
+            assert_int_equal(f->line, 22);
+        } else if (strcmp(f->rule, "t.user") == 0) {
+            assert_string_equal(f->origin, "deploy.yaml:15");
+        } else if (strstr(f->message, "\"web\"") != NULL) {
+            /* absent field: the container that lacks it */
+            assert_string_equal(f->origin, "deploy.yaml:19");
+        } else {
+            assert_string_equal(f->message,
+                                "Deployment shop/web container \"sidecar\" does not satisfy "
+                                "t.probe: readinessProbe is not set");
+            assert_string_equal(f->origin, "deploy.yaml:17");
+        }
+    }
+    sl_policy_report_release(&rep);
+    /* An unreadable origin keeps the document line. */
+    free(l.items[1].origin.file);
+    assert_non_null(l.items[1].origin.file = strdup("missing.yaml"));
+    assert_int_equal(sl_policy_check(set, &l, "prod", SL_POLICY_ENFORCE, &rep, &err), 5);
+    assert_int_equal(sl_policy_report_locate(&rep, &l, tree, &err), 0);
+    for (size_t i = 0; i < rep.n; i++)
+        if (strcmp(rep.items[i].rule, "t.cm") != 0)
+            assert_string_equal(rep.items[i].origin, "missing.yaml:6");
+    sl_policy_report_release(&rep);
+    sl_tree_free(tree);
+    sl_objlist_release(&l);
+    sl_policy_set_free(set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -743,6 +814,7 @@ int main(void)
             cmocka_unit_test(test_parse_errors),
             cmocka_unit_test(test_all_errors_reported),
             cmocka_unit_test(test_load_dir_and_default),
+            cmocka_unit_test(test_locate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

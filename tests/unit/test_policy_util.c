@@ -32,7 +32,8 @@ int tp_objects_from_yaml(struct sl_objlist *l, const char *data, size_t len, con
             continue;
         if ((j = sl_ynode_to_json(ys->docs[i].root, name, err)) == NULL)
             goto done;
-        if (sl_objlist_add(l, j, name, ys->docs[i].line, err) != 0)
+        /* as the renderer: the line of the document's root node */
+        if (sl_objlist_add(l, j, name, ys->docs[i].root->line, err) != 0)
             goto done;
     }
     rc = 0;

@@ -68,9 +68,10 @@ reset_repo
 web="$repo/environments/base/web/deployment.yaml"
 grep -q "runAsNonRoot: true" "$web" || { echo "example web deployment changed shape"; exit 1; }
 sed -i 's/runAsNonRoot: true/runAsNonRoot: false/' "$web"
+line=$(grep -n "runAsNonRoot: false" "$web" | head -1 | cut -d: -f1)
 expect_rc 1 "violation blocks enforce environments" "$SLUICE" check --config "$work/sluice.yaml" --repo "$repo"
-expect_out "report names file, rule, object, container" \
-    'environments/base/web/deployment.yaml:1: restricted.run-as-non-root: Deployment shop-prod/web container "web" does not set runAsNonRoot'
+expect_out "report names file:line of the field, rule, object, container" \
+    "environments/base/web/deployment.yaml:$line: restricted.run-as-non-root: Deployment shop-prod/web container \"web\" does not set runAsNonRoot"
 expect_out "dev reports without blocking" "dev (warn): 18 objects, 30 rules: 1 violation (0 blocking)"
 expect_out "prod blocks" "prod (enforce): 18 objects, 30 rules: 1 violation (1 blocking)"
 expect_rc 0 "only dev checked: warn mode passes" "$SLUICE" check --config "$work/sluice.yaml" --repo "$repo" --env dev
@@ -79,20 +80,39 @@ expect_rc 0 "--mode warn never blocks" "$SLUICE" check --config "$work/sluice.ya
 
 # JSON report
 expect_rc 1 "json report" "$SLUICE" check --config "$work/sluice.yaml" --repo "$repo" --env prod -o json
-if python3 - "$work/out" <<'PY'
+if python3 - "$work/out" "$line" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
+line = int(sys.argv[2])
 assert d["ok"] is False and d["blocking"] == 1, d
 e = d["environments"][0]
 assert e["environment"] == "prod" and e["mode"] == "enforce" and e["violations"] == 1
 f = e["findings"][0]
 assert f["rule"] == "restricted.run-as-non-root" and f["blocking"] and not f["excepted"]
 assert f["field"] == "spec.template.spec.securityContext.runAsNonRoot", f["field"]
-assert f["origin"] == "environments/base/web/deployment.yaml:1", f["origin"]
+assert f["origin"] == "environments/base/web/deployment.yaml:%d" % line, f["origin"]
+assert f["file"] == "environments/base/web/deployment.yaml" and f["line"] == line
 assert f["kind"] == "Deployment" and f["namespace"] == "shop-prod" and f["name"] == "web"
 assert f["severity"] == "high"
 PY
 then pass "json fields"; else fail "json fields"; cat "$work/out"; fi
+
+# A missing field points at the container that lacks it.
+reset_repo
+python3 - "$web" <<'PY'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+s2 = re.sub(r"\n( +)readinessProbe:\n(\1 .*\n)+", "\n", s, count=1)
+assert s2 != s, "no readinessProbe block"
+open(p, "w").write(s2)
+PY
+cline=$(grep -n -- "- name: web" "$web" | head -1 | cut -d: -f1)
+expect_rc 1 "missing probe blocks" "$SLUICE" check --config "$work/sluice.yaml" --repo "$repo" --env prod
+expect_out "missing field reported at the container's line" \
+    "environments/base/web/deployment.yaml:$cline: workloads.readiness-probe: Deployment shop-prod/web container \"web\" has no readinessProbe"
+reset_repo
+sed -i 's/runAsNonRoot: true/runAsNonRoot: false/' "$web"
 
 # 3. An exception with a reason unblocks and is listed; without a reason it does not.
 python3 - "$web" 'legacy image runs as root until INC-7 is fixed' <<'PY'
