@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "file.h"
 #include "kube_internal.h"
 
 extern char **environ;
@@ -104,55 +105,74 @@ out:
     return rc;
 }
 
+/* base64 of the cluster CA: client-go sends it as data even when the kubeconfig names a file. */
+static int ca_b64(const struct sl_kubecfg *cfg, char **out, struct sl_error *err)
+{
+    struct sl_buf ca = SL_BUF_INIT((size_t)1 << 20);
+    const unsigned char *bin = cfg->ca_data != NULL ? cfg->ca_data->ptr : NULL;
+    size_t binlen = cfg->ca_data != NULL ? cfg->ca_data->len : 0, n;
+    int rc = -1;
+
+    if (bin == NULL) {
+        if (sl_file_read(&ca, cfg->ca_file, (size_t)1 << 20, err) != 0)
+            goto out;
+        bin = (const unsigned char *)ca.ptr;
+        binlen = ca.len;
+    }
+    n = sodium_base64_encoded_len(binlen, sodium_base64_VARIANT_ORIGINAL);
+    *out = malloc(n);
+    if (*out == NULL) {
+        sl_error_set(err, SL_ENOMEM, "out of memory");
+        goto out;
+    }
+    sodium_bin2base64(*out, n, bin, binlen, sodium_base64_VARIANT_ORIGINAL);
+    rc = 0;
+out:
+    sl_buf_release(&ca);
+    return rc;
+}
+
 /* KUBERNETES_EXEC_INFO: what the plugin may know about the request. */
 static char *exec_info(const struct sl_kubecfg *cfg, struct sl_error *err)
 {
-    json_t *info = json_object(), *spec = json_object(), *cluster = NULL;
-    char *s = NULL;
+    json_t *info =
+            json_pack("{s:s,s:s}", "apiVersion", cfg->exec->api_version, "kind", "ExecCredential");
+    json_t *spec = json_pack("{s:b}", "interactive", 0), *cluster = NULL;
+    char *s = NULL, *ca = NULL;
 
-    if (info == NULL || spec == NULL)
-        goto oom;
-    json_object_set_new(info, "apiVersion", json_string(cfg->exec->api_version));
-    json_object_set_new(info, "kind", json_string("ExecCredential"));
-    json_object_set_new(spec, "interactive", json_false());
+    if (info == NULL || spec == NULL) {
+        sl_error_set(err, SL_ENOMEM, "out of memory");
+        goto out;
+    }
     if (cfg->exec->provide_cluster_info) {
-        cluster = json_object();
-        if (cluster == NULL)
-            goto oom;
-        json_object_set_new(cluster, "server", json_string(cfg->server));
+        cluster = json_pack("{s:s}", "server", cfg->server);
+        if (cluster == NULL) {
+            sl_error_set(err, SL_ENOMEM, "out of memory");
+            goto out;
+        }
         if (cfg->tls_server_name != NULL)
             json_object_set_new(cluster, "tls-server-name", json_string(cfg->tls_server_name));
         if (cfg->insecure)
             json_object_set_new(cluster, "insecure-skip-tls-verify", json_true());
         if (cfg->proxy_url != NULL)
             json_object_set_new(cluster, "proxy-url", json_string(cfg->proxy_url));
-        if (cfg->ca_data != NULL) {
-            size_t n = sodium_base64_encoded_len(cfg->ca_data->len, sodium_base64_VARIANT_ORIGINAL);
-            char *b64 = malloc(n);
-
-            if (b64 == NULL)
-                goto oom;
-            sodium_bin2base64(b64, n, cfg->ca_data->ptr, cfg->ca_data->len,
-                              sodium_base64_VARIANT_ORIGINAL);
-            json_object_set_new(cluster, "certificate-authority-data", json_string(b64));
-            free(b64);
+        if (cfg->ca_data != NULL || cfg->ca_file != NULL) {
+            if (ca_b64(cfg, &ca, err) != 0)
+                goto out;
+            json_object_set_new(cluster, "certificate-authority-data", json_string(ca));
         }
-        json_object_set_new(spec, "cluster", cluster);
-        cluster = NULL;
+        json_object_set(spec, "cluster", cluster);
     }
-    json_object_set_new(info, "spec", spec);
-    spec = NULL;
+    json_object_set(info, "spec", spec);
     s = json_dumps(info, JSON_COMPACT);
     if (s == NULL)
-        goto oom;
-    json_decref(info);
-    return s;
-oom:
+        sl_error_set(err, SL_ENOMEM, "out of memory");
+out:
+    free(ca);
     json_decref(cluster);
     json_decref(spec);
     json_decref(info);
-    sl_error_set(err, SL_ENOMEM, "out of memory");
-    return NULL;
+    return s;
 }
 
 static bool env_overridden(const struct sl_kube_exec *e, const char *entry)

@@ -617,10 +617,16 @@ int sl_kube_do(struct sl_kube *k, const struct sl_kube_req *rq, struct sl_kube_r
         snprintf(ms, sizeof(ms), "%lld", (long long)(sl_kube_now_ms() - t0));
         {
             char at[16];
+            long ver = 0;
 
             snprintf(at, sizeof(at), "%d", attempt);
+            curl_easy_getinfo(k->curl, CURLINFO_HTTP_VERSION, &ver);
             sl_log_debug("kube request", "method", rq->method, "path", logpath, "status",
-                         cc == CURLE_OK ? num : curl_easy_strerror(cc), "ms", ms, "attempt", at);
+                         cc == CURLE_OK ? num : curl_easy_strerror(cc), "ms", ms, "attempt", at,
+                         "proto",
+                         ver == CURL_HTTP_VERSION_2_0   ? "h2"
+                         : ver == CURL_HTTP_VERSION_1_0 ? "http/1.0"
+                                                        : "http/1.1");
         }
         if (x.too_large) {
             sl_error_set(err, SL_ETOOLARGE, "%s %s: response larger than %zu bytes", rq->method,

@@ -472,6 +472,36 @@ static void test_exec_failures(void **state)
     exec_fails(v1, "head -c 2000000 /dev/zero\n", SL_ETOOLARGE, "output");
 }
 
+static void test_exec_cluster_info_ca_file(void **state)
+{
+    struct sl_kubecfg *c;
+    struct sl_kube_cred cred = {0};
+    struct sl_error err = SL_ERROR_INIT;
+
+    /* The CA named by file still reaches the plugin as certificate-authority-data. */
+    tk_write("ca.pem", "hello-ca", 0600);
+    tk_write("plugin.sh",
+             "#!/bin/sh\ncase \"$KUBERNETES_EXEC_INFO\" in\n"
+             "*'\"certificate-authority-data\":\"" CA_B64 "\"'*) t=ca-ok;;\n*) t=ca-missing;;\n"
+             "esac\nprintf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":"
+             "\"ExecCredential\",\"status\":{\"token\":\"%s\"}}' \"$t\"\n",
+             0700);
+    tk_write("config",
+             "clusters:\n- name: c\n  cluster: {server: \"https://x:1\", "
+             "certificate-authority: ca.pem}\n"
+             "users:\n- name: u\n  user:\n    exec: {apiVersion: "
+             "client.authentication.k8s.io/v1, command: ./plugin.sh, "
+             "provideClusterInfo: true}\n"
+             "contexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+             "current-context: x\n",
+             0600);
+    c = load_ok(tk_path("config"), NULL, NULL);
+    assert_int_equal(sl_kube_exec_run(c, 5000, &cred, &err), 0);
+    assert_string_equal((const char *)cred.token->ptr, "ca-ok");
+    sl_kube_cred_release(&cred);
+    sl_kubecfg_free(c);
+}
+
 static void test_exec_missing_command(void **state)
 {
     struct sl_kubecfg *c;
@@ -507,6 +537,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_exec_v1, setup, teardown),
             cmocka_unit_test_setup_teardown(test_exec_v1beta1_cert, setup, teardown),
             cmocka_unit_test_setup_teardown(test_exec_failures, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_exec_cluster_info_ca_file, setup, teardown),
             cmocka_unit_test_setup_teardown(test_exec_missing_command, setup, teardown),
     };
 
