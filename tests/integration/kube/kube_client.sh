@@ -44,7 +44,8 @@ done
 
 "$KUBESIM" --listen 127.0.0.1:0 --port-file "$work/port" --tls-cert server.crt \
   --tls-key server.key --client-ca ca.crt --token it-token --readonly-token ro-token \
-  --ready-delay 200ms 2>"$work/kubesim.log" &
+  --ready-delay 200ms --kubeconfig-out "$work/kubesim.kubeconfig" --kubeconfig-ca ca.crt \
+  2>"$work/kubesim.log" &
 pid=$!
 for _ in $(seq 1 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 [ -s "$work/port" ] || { echo "kubesim did not start" >&2; cat "$work/kubesim.log" >&2; exit 1; }

@@ -153,6 +153,17 @@ static void test_tls_token_ca_file(void **state)
     sl_kube_free(k);
 }
 
+/* The kubeconfig kubesim writes for kubectl works unchanged (CA data, token, namespace). */
+static void test_kubesim_kubeconfig(void **state)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_kube *k = open_kc(p("kubesim.kubeconfig"), 1, 5000);
+
+    assert_int_equal(whoami(k, &err), 0);
+    assert_string_equal(sl_kube_namespace(k), "default");
+    sl_kube_free(k);
+}
+
 static void test_tls_ca_data_and_server_name(void **state)
 {
     struct sl_error err = SL_ERROR_INIT;
@@ -757,6 +768,7 @@ int main(void)
     struct sl_error err = SL_ERROR_INIT;
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_tls_token_ca_file),
+            cmocka_unit_test(test_kubesim_kubeconfig),
             cmocka_unit_test(test_tls_ca_data_and_server_name),
             cmocka_unit_test(test_tls_wrong_ca_and_insecure),
             cmocka_unit_test(test_client_cert_files_and_data),
