@@ -36,6 +36,8 @@ struct reqlog {
     char auth[512];
     char ctype[128];
     char accept[512];
+    char imp_user[128];
+    char imp_group[128];
     char body[4096];
 };
 
@@ -243,6 +245,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         snprintf(l->auth, sizeof(l->auth), "%s", v != NULL ? v : "");
         v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
         snprintf(l->ctype, sizeof(l->ctype), "%s", v != NULL ? v : "");
+        v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Impersonate-User");
+        snprintf(l->imp_user, sizeof(l->imp_user), "%s", v != NULL ? v : "");
+        v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Impersonate-Group");
+        snprintf(l->imp_group, sizeof(l->imp_group), "%s", v != NULL ? v : "");
         v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
         snprintf(l->accept, sizeof(l->accept), "%s", v != NULL ? v : "");
         snprintf(l->body, sizeof(l->body), "%.*s", (int)up->len, up->body);
@@ -419,6 +425,17 @@ static void test_token(void **state)
     assert_int_equal(err.code, SL_EAUTH);
     assert_non_null(strstr(err.msg, "401"));
     assert_int_equal(count_url("GET", "/version"), 2); /* 401 is not retried */
+    sl_kube_free(k);
+}
+
+static void test_impersonation(void **state)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_kube *k = open_client("    token: t\n    as: alice\n    as-groups: [devs]\n", 1);
+
+    assert_int_equal(version_ok(k, &err), 0);
+    assert_string_equal(last_req()->imp_user, "alice");
+    assert_string_equal(last_req()->imp_group, "devs");
     sl_kube_free(k);
 }
 
@@ -841,6 +858,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_token, setup, teardown),
             cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_impersonation, setup, teardown),
             cmocka_unit_test_setup_teardown(test_token_file_reread, setup, teardown),
             cmocka_unit_test_setup_teardown(test_exec_cache_and_401, setup, teardown),
             cmocka_unit_test_setup_teardown(test_exec_expired, setup, teardown),
