@@ -49,6 +49,7 @@ static struct {
     bool aggregated;
     bool widgets; /* discovery offers example.com/v1 Widget */
     int nitems;   /* configmaps in default */
+    int expire;   /* hand out this many continue tokens that then expire (410) */
     enum fault faults[32];
     int nfaults, fault_at;
     struct reqlog log[MAXREQ];
@@ -153,8 +154,12 @@ static enum MHD_Result serve_list(struct MHD_Connection *c)
                           "{\"kind\":\"ConfigMapList\",\"apiVersion\":"
                           "\"v1\",\"metadata\":{\"resourceVersion\":"
                           "\"77\"");
-    if (start + limit < S.nitems)
+    if (start + limit < S.nitems && S.expire > 0) {
+        S.expire--;
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"continue\":\"gone\"");
+    } else if (start + limit < S.nitems) {
         n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"continue\":\"pos%d\"", start + limit);
+    }
     n += (size_t)snprintf(buf + n, sizeof(buf) - n, "},\"items\":[");
     for (int i = start; i < S.nitems && i < start + limit; i++)
         n += (size_t)snprintf(buf + n, sizeof(buf) - n,
@@ -310,6 +315,7 @@ static void server_reset(void)
     S.aggregated = false;
     S.widgets = false;
     S.nitems = 0;
+    S.expire = 0;
     S.nfaults = S.fault_at = 0;
     S.nlog = 0;
     pthread_mutex_unlock(&S.mu);
@@ -748,6 +754,17 @@ static void test_list_paging(void **state)
     assert_non_null(strstr(last_req()->query, "continue=pos21"));
     json_decref(items);
     free(rv);
+    /* An expired continue token restarts the list once; twice in a row is an error. */
+    S.nitems = 10;
+    S.expire = 1;
+    assert_int_equal(sl_kube_list(k, &ref, NULL, &items, NULL, NULL, &err), 0);
+    assert_int_equal(json_array_size(items), 10);
+    json_decref(items);
+    S.expire = 2;
+    assert_int_equal(sl_kube_list(k, &ref, NULL, &items, NULL, NULL, &err), -1);
+    assert_int_equal(err.code, SL_ECONFLICT);
+    assert_non_null(strstr(err.msg, "continue token expired"));
+    sl_error_clear(&err);
     /* An empty list. */
     S.nitems = 0;
     assert_int_equal(sl_kube_list(k, &ref, NULL, &items, NULL, NULL, &err), 0);
