@@ -32,8 +32,8 @@ struct stanza {
 };
 
 struct header {
-    struct stanza st[MAX_STANZAS];
-    size_t n;
+    struct stanza *st;
+    size_t n, cap;
     size_t mac_input_len; /* bytes up to and including "---" */
     unsigned char mac[MAC_LEN];
     size_t payload_off;
@@ -45,7 +45,9 @@ static void header_release(struct header *h)
         free(h->st[i].argbuf);
         free(h->st[i].body);
     }
-    h->n = 0;
+    free(h->st);
+    h->st = NULL;
+    h->n = h->cap = 0;
 }
 
 void sl_hkdf_sha256(unsigned char out[32], const unsigned char *ikm, size_t ikmlen,
@@ -80,16 +82,86 @@ static int fail(enum sl_age_status *status, enum sl_age_status s, struct sl_erro
     return sl_error_set(err, s == SL_AGE_ENOMATCH ? SL_EAUTH : SL_ECRYPTO, "age: %s", msg);
 }
 
+/*
+ * Strict canonical standard base64 (RFC 4648 alphabet): padded (length a
+ * multiple of 4, at most two '=' at the end) or unpadded (no '=', length not
+ * 1 mod 4); the unused bits of the last character must be zero. A table
+ * decoder rather than sodium_base642bin: ciphertext is public, so constant
+ * time buys nothing here, and it was most of the cost of an unseal.
+ */
+static int b64_decode(const char *s, size_t n, bool padded, unsigned char *out, size_t cap,
+                      size_t *got)
+{
+    static const signed char tab[256] = {
+            -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+            -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62,
+            -1, -1, -1, 63, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1, -1, 0,
+            1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+            23, 24, 25, -1, -1, -1, -1, -1, -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38,
+            39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+            -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+            -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+            -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+            -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+            -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+            -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    };
+    size_t full, rem, o = 0;
+    unsigned v[4];
+
+    if (padded) {
+        if (n % 4 != 0)
+            return -1;
+        if (n > 0 && s[n - 1] == '=')
+            n--;
+        if (n > 0 && s[n - 1] == '=' && n % 4 == 3)
+            n--;
+        if (n % 4 == 1)
+            return -1;
+    } else if (n % 4 == 1) {
+        return -1;
+    }
+    full = n / 4;
+    rem = n % 4;
+    if (full * 3 + (rem == 0 ? 0 : rem - 1) > cap)
+        return -1;
+    for (size_t i = 0; i < full; i++) {
+        for (int j = 0; j < 4; j++) {
+            int c = tab[(unsigned char)s[4 * i + (size_t)j]];
+            if (c < 0)
+                return -1;
+            v[j] = (unsigned)c;
+        }
+        out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
+        out[o++] = (unsigned char)(v[1] << 4 | v[2] >> 2);
+        out[o++] = (unsigned char)(v[2] << 6 | v[3]);
+    }
+    if (rem > 0) {
+        for (size_t j = 0; j < rem; j++) {
+            int c = tab[(unsigned char)s[4 * full + j]];
+            if (c < 0)
+                return -1;
+            v[j] = (unsigned)c;
+        }
+        out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
+        if (rem == 2 && (v[1] & 0x0f) != 0)
+            return -1; /* non-canonical: unused bits set */
+        if (rem == 3) {
+            out[o++] = (unsigned char)(v[1] << 4 | v[2] >> 2);
+            if ((v[2] & 0x03) != 0)
+                return -1;
+        }
+    }
+    *got = o;
+    return 0;
+}
+
 /* Strict unpadded base64 of exactly outlen bytes. */
 static int b64_exact(const char *s, size_t slen, unsigned char *out, size_t outlen)
 {
     size_t got = 0;
-    const char *end = NULL;
 
-    if (sodium_base642bin(out, outlen, s, slen, NULL, &got, &end,
-                          sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0)
-        return -1;
-    return (got == outlen && end == s + slen) ? 0 : -1;
+    return b64_decode(s, slen, false, out, outlen, &got) == 0 && got == outlen ? 0 : -1;
 }
 
 static bool is_b64char(unsigned char c)
@@ -115,7 +187,6 @@ static int parse_stanza(const unsigned char *d, size_t len, size_t *pos, struct 
     size_t b64cap = 0, b64len = 0;
     char *b64 = NULL;
     size_t got = 0;
-    const char *end = NULL;
 
     if (ll < 0)
         return *why = "stanza line without end of line", -1;
@@ -185,9 +256,7 @@ static int parse_stanza(const unsigned char *d, size_t len, size_t *pos, struct 
         free(b64);
         return *why = "out of memory", -1;
     }
-    if (b64len > 0 && (sodium_base642bin(st->body, b64len / 4 * 3 + 3, b64, b64len, NULL, &got,
-                                         &end, sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0 ||
-                       end != b64 + b64len)) {
+    if (b64len > 0 && b64_decode(b64, b64len, false, st->body, b64len / 4 * 3 + 3, &got) != 0) {
         free(b64);
         return *why = "stanza body is not canonical base64", -1;
     }
@@ -207,6 +276,15 @@ static int parse_header(const unsigned char *d, size_t len, struct header *h, co
         if (len - p >= 3 && memcmp(d + p, "-> ", 3) == 0) {
             if (h->n == MAX_STANZAS)
                 return *why = "too many stanzas", -1;
+            if (h->n == h->cap) {
+                size_t nc = h->cap == 0 ? 4 : h->cap * 2;
+                struct stanza *ns = realloc(h->st, nc * sizeof(*ns));
+                if (ns == NULL)
+                    return *why = "out of memory", -1;
+                h->st = ns;
+                h->cap = nc;
+            }
+            memset(&h->st[h->n], 0, sizeof(h->st[0]));
             h->n++;
             if (parse_stanza(d, len, &p, &h->st[h->n - 1], why) != 0)
                 return -1;
@@ -255,7 +333,6 @@ int sl_age_dearmor(const char *in, size_t len, struct sl_buf *out, struct sl_err
     size_t p = 0, ws = 0, start = out->len;
     bool short_seen = false, ended = false;
     size_t dec = 0;
-    const char *end = NULL;
     int rc = -1;
 
     while (p < len && is_ws(in[p]))
@@ -328,9 +405,8 @@ int sl_age_dearmor(const char *in, size_t len, struct sl_buf *out, struct sl_err
     }
     if (sl_buf_grow(out, b64.len / 4 * 3 + 1, err) != 0)
         goto done;
-    if (sodium_base642bin((unsigned char *)out->ptr + out->len, out->cap - out->len - 1, b64.ptr,
-                          b64.len, NULL, &dec, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-        end != b64.ptr + b64.len) {
+    if (b64_decode(b64.ptr, b64.len, true, (unsigned char *)out->ptr + out->len,
+                   out->cap - out->len - 1, &dec) != 0) {
         sl_error_set(err, SL_EPARSE, "age armor: invalid or non-canonical base64");
         goto done;
     }
@@ -479,22 +555,64 @@ static int parse_scope(const struct header *h, struct sl_age_scope *scope, const
     return 0;
 }
 
-int sl_age_decrypt(const void *in, size_t len, const struct sl_identities *ids,
-                   struct sl_secbuf *out, struct sl_age_scope *scope, enum sl_age_status *status,
-                   struct sl_error *err)
+struct sl_age_cache *sl_age_cache_new(struct sl_error *err)
+{
+    struct sl_age_cache *c = sl_secure_alloc(sizeof(*c), err);
+
+    return c; /* zeroed: no entries, hint 0 */
+}
+
+void sl_age_cache_free(struct sl_age_cache *c)
+{
+    sl_secure_free(c);
+}
+
+/* The file key of a header seen before (byte for byte, MAC line included). */
+static bool cache_lookup(const struct sl_age_cache *c, const unsigned char digest[32],
+                         unsigned char *file_key)
+{
+    for (size_t i = 0; c != NULL && i < c->n; i++) {
+        if (sodium_memcmp(c->e[i].digest, digest, 32) == 0) {
+            memcpy(file_key, c->e[i].file_key, FILE_KEY_LEN);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void cache_store(struct sl_age_cache *c, const unsigned char digest[32],
+                        const unsigned char *file_key)
+{
+    size_t slot;
+
+    if (c == NULL)
+        return;
+    slot = c->n < SL_AGE_CACHE_ENTRIES ? c->n++ : c->next;
+    c->next = (slot + 1) % SL_AGE_CACHE_ENTRIES;
+    memcpy(c->e[slot].digest, digest, 32);
+    memcpy(c->e[slot].file_key, file_key, FILE_KEY_LEN);
+}
+
+int sl_age_decrypt_cached(const void *in, size_t len, const struct sl_identities *ids,
+                          struct sl_age_cache *cache, struct sl_secbuf *out,
+                          struct sl_age_scope *scope, enum sl_age_status *status,
+                          struct sl_error *err)
 {
     struct sl_buf bin = SL_BUF_INIT((size_t)1 << 30);
     struct header *h = NULL;
     const unsigned char *d = in;
-    unsigned char *file_key = NULL;
-    unsigned char mackey[32], mac[32];
+    unsigned char *file_key = NULL, *own_key = NULL;
+    unsigned char mackey[32], mac[32], digest[32];
     const char *why = NULL;
     bool scrypt = false, pq = false, found = false;
     int rc = -1, prc;
 
     if (status != NULL)
         *status = SL_AGE_EOTHER;
-    sl_secbuf_release(out);
+    /* Keep the caller's secure buffer (allocating one costs several system calls). */
+    if (out->ptr != NULL)
+        sodium_memzero(out->ptr, out->len);
+    out->len = 0;
     if (!is_binary_age(d, len)) {
         if (sl_age_dearmor(in, len, &bin, err) != 0) {
             if (status != NULL)
@@ -505,7 +623,10 @@ int sl_age_decrypt(const void *in, size_t len, const struct sl_identities *ids,
         len = bin.len;
     }
     h = calloc(1, sizeof(*h));
-    file_key = sl_secure_alloc(FILE_KEY_LEN, err);
+    if (cache != NULL)
+        file_key = cache->scratch;
+    else
+        file_key = own_key = sl_secure_alloc(FILE_KEY_LEN, err);
     if (h == NULL || file_key == NULL) {
         sl_error_set(err, SL_ENOMEM, "out of memory");
         goto done;
@@ -519,7 +640,13 @@ int sl_age_decrypt(const void *in, size_t len, const struct sl_identities *ids,
              "passphrase (scrypt) files are not supported; encrypt to an X25519 recipient");
         goto done;
     }
-    for (size_t k = 0; ids != NULL && k < ids->n && !found; k++) {
+    /* A header identical to one already opened and verified has the same file key. */
+    crypto_hash_sha256(digest, d, h->payload_off);
+    if (cache_lookup(cache, digest, file_key))
+        goto verified;
+    /* Try the identity that matched last first: after a rotation most files share one. */
+    for (size_t j = 0; ids != NULL && j < ids->n && !found; j++) {
+        size_t k = (j + (cache != NULL ? cache->hint : 0)) % ids->n;
         for (size_t i = 0; i < h->n && !found; i++) {
             if (strcmp(h->st[i].args[0], "X25519") != 0)
                 continue;
@@ -530,6 +657,8 @@ int sl_age_decrypt(const void *in, size_t len, const struct sl_identities *ids,
             }
             found = prc == 1;
         }
+        if (found && cache != NULL)
+            cache->hint = k;
     }
     if (!found) {
         if (pq)
@@ -545,6 +674,8 @@ int sl_age_decrypt(const void *in, size_t len, const struct sl_identities *ids,
         fail(status, SL_AGE_EHMAC, err, "header MAC does not verify (the header was altered)");
         goto done;
     }
+    cache_store(cache, digest, file_key);
+verified:
     if (scope != NULL && parse_scope(h, scope, &why) != 0) {
         fail(status, SL_AGE_EHEADER, err, why);
         goto done;
@@ -560,7 +691,9 @@ int sl_age_decrypt(const void *in, size_t len, const struct sl_identities *ids,
     rc = 0;
 done:
     sodium_memzero(mackey, sizeof(mackey));
-    sl_secure_free(file_key);
+    if (file_key != NULL)
+        sodium_memzero(file_key, FILE_KEY_LEN);
+    sl_secure_free(own_key);
     if (h != NULL)
         header_release(h);
     free(h);
@@ -568,6 +701,13 @@ done:
     if (rc != 0)
         sl_secbuf_release(out);
     return rc;
+}
+
+int sl_age_decrypt(const void *in, size_t len, const struct sl_identities *ids,
+                   struct sl_secbuf *out, struct sl_age_scope *scope, enum sl_age_status *status,
+                   struct sl_error *err)
+{
+    return sl_age_decrypt_cached(in, len, ids, NULL, out, scope, status, err);
 }
 
 int sl_age_parse_header_only(const void *in, size_t len, struct sl_error *err)
@@ -653,27 +793,25 @@ static int armor(const unsigned char *bin, size_t len, struct sl_buf *out, struc
     return sl_buf_puts(out, ARMOR_END "\n", err);
 }
 
-int sl_age_encrypt(const void *pt, size_t len, const struct sl_recipient *rcpts, size_t nrcpts,
-                   const struct sl_age_scope *scope, bool do_armor, struct sl_buf *out,
-                   struct sl_error *err)
+int sl_age_sealer_init(struct sl_age_sealer *s, const struct sl_recipient *rcpts, size_t nrcpts,
+                       const struct sl_age_scope *scope, struct sl_error *err)
 {
-    struct sl_buf bin = SL_BUF_INIT(SL_BUF_DEFAULT_MAX * 4);
-    unsigned char *file_key = NULL;
-    unsigned char mackey[32], mac[32], nonce[NONCE_LEN], key[32], cn[12];
+    unsigned char mackey[32], mac[32];
     char macb64[45];
-    size_t nchunks, start;
     int rc = -1;
 
+    sl_buf_init(&s->header, (size_t)1 << 20);
+    s->file_key = NULL;
     if (nrcpts == 0 || nrcpts > SL_AGE_MAX_RECIPIENTS)
         return sl_error_set(err, SL_EINVAL, "age: need 1 to %d recipients", SL_AGE_MAX_RECIPIENTS);
-    file_key = sl_secure_alloc(FILE_KEY_LEN, err);
-    if (file_key == NULL)
+    s->file_key = sl_secure_alloc(FILE_KEY_LEN, err);
+    if (s->file_key == NULL)
         return -1;
-    randombytes_buf(file_key, FILE_KEY_LEN);
-    if (sl_buf_puts(&bin, VERSION_LINE, err) != 0)
+    randombytes_buf(s->file_key, FILE_KEY_LEN);
+    if (sl_buf_puts(&s->header, VERSION_LINE, err) != 0)
         goto done;
     for (size_t i = 0; i < nrcpts; i++)
-        if (put_x25519_stanza(&bin, &rcpts[i], file_key, err) != 0)
+        if (put_x25519_stanza(&s->header, &rcpts[i], s->file_key, err) != 0)
             goto done;
     if (scope != NULL && scope->kind != SL_SCOPE_NONE) {
         size_t bl = strlen(scope->bound);
@@ -681,22 +819,50 @@ int sl_age_encrypt(const void *pt, size_t len, const struct sl_recipient *rcpts,
             sl_error_set(err, SL_EINVAL, "scope longer than %d bytes", SL_AGE_SCOPE_MAX);
             goto done;
         }
-        if (sl_buf_printf(&bin, err, "-> %s %s\n", SL_AGE_SCOPE_TYPE, sl_scope_name(scope->kind)) !=
-                    0 ||
-            put_b64_lines(&bin, (const unsigned char *)scope->bound, bl, err) != 0)
+        if (sl_buf_printf(&s->header, err, "-> %s %s\n", SL_AGE_SCOPE_TYPE,
+                          sl_scope_name(scope->kind)) != 0 ||
+            put_b64_lines(&s->header, (const unsigned char *)scope->bound, bl, err) != 0)
             goto done;
     }
-    if (sl_buf_puts(&bin, "---", err) != 0)
+    if (sl_buf_puts(&s->header, "---", err) != 0)
         goto done;
-    sl_hkdf_sha256(mackey, file_key, FILE_KEY_LEN, NULL, 0, "header");
-    crypto_auth_hmacsha256(mac, (const unsigned char *)bin.ptr, bin.len, mackey);
+    sl_hkdf_sha256(mackey, s->file_key, FILE_KEY_LEN, NULL, 0, "header");
+    crypto_auth_hmacsha256(mac, (const unsigned char *)s->header.ptr, s->header.len, mackey);
     sodium_bin2base64(macb64, sizeof(macb64), mac, 32, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
-    if (sl_buf_printf(&bin, err, " %s\n", macb64) != 0)
+    if (sl_buf_printf(&s->header, err, " %s\n", macb64) != 0)
         goto done;
+    rc = 0;
+done:
+    sodium_memzero(mackey, sizeof(mackey));
+    if (rc != 0)
+        sl_age_sealer_release(s);
+    return rc;
+}
+
+void sl_age_sealer_release(struct sl_age_sealer *s)
+{
+    sl_secure_free(s->file_key);
+    s->file_key = NULL;
+    sl_buf_release(&s->header);
+}
+
+int sl_age_seal_with(const struct sl_age_sealer *s, const void *pt, size_t len, bool do_armor,
+                     struct sl_buf *out, struct sl_error *err)
+{
+    struct sl_buf bin = SL_BUF_INIT(SL_BUF_DEFAULT_MAX * 4);
+    unsigned char nonce[NONCE_LEN], key[32], cn[12];
+    size_t nchunks, start;
+    int rc = -1;
+
+    if (s->file_key == NULL)
+        return sl_error_set(err, SL_EINVAL, "age: sealer not initialised");
+    if (sl_buf_append(&bin, s->header.ptr, s->header.len, err) != 0)
+        goto done;
+    /* A fresh nonce per file: files sharing a header never share a payload key. */
     randombytes_buf(nonce, sizeof(nonce));
     if (sl_buf_append(&bin, nonce, sizeof(nonce), err) != 0)
         goto done;
-    sl_hkdf_sha256(key, file_key, FILE_KEY_LEN, nonce, sizeof(nonce), "payload");
+    sl_hkdf_sha256(key, s->file_key, FILE_KEY_LEN, nonce, sizeof(nonce), "payload");
     /* An empty plaintext is one empty final chunk; a multiple of 64 KiB ends with a full one. */
     nchunks = len == 0 ? 1 : (len + CHUNK - 1) / CHUNK;
     for (size_t i = 0; i < nchunks; i++) {
@@ -716,9 +882,21 @@ int sl_age_encrypt(const void *pt, size_t len, const struct sl_recipient *rcpts,
     else
         rc = sl_buf_append(out, bin.ptr, bin.len, err);
 done:
-    sodium_memzero(mackey, sizeof(mackey));
     sodium_memzero(key, sizeof(key));
-    sl_secure_free(file_key);
     sl_buf_release(&bin);
+    return rc;
+}
+
+int sl_age_encrypt(const void *pt, size_t len, const struct sl_recipient *rcpts, size_t nrcpts,
+                   const struct sl_age_scope *scope, bool do_armor, struct sl_buf *out,
+                   struct sl_error *err)
+{
+    struct sl_age_sealer s;
+    int rc;
+
+    if (sl_age_sealer_init(&s, rcpts, nrcpts, scope, err) != 0)
+        return -1;
+    rc = sl_age_seal_with(&s, pt, len, do_armor, out, err);
+    sl_age_sealer_release(&s);
     return rc;
 }

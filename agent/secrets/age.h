@@ -123,6 +123,48 @@ int sl_age_encrypt(const void *pt, size_t len, const struct sl_recipient *rcpts,
                    const struct sl_age_scope *scope, bool armor, struct sl_buf *out,
                    struct sl_error *err);
 
+/*
+ * Faster unsealing of many files in one run (a render): an identity hint
+ * (the identity that matched last is tried first) and the file keys of the
+ * last SL_AGE_CACHE_ENTRIES headers, keyed by the SHA-256 of the complete
+ * header (MAC line included). A header byte-identical to one already opened
+ * and MAC-verified has the same file key, so the X25519 step is skipped.
+ * Lives in sodium_malloc memory; free it when the run ends.
+ */
+#define SL_AGE_CACHE_ENTRIES 64
+struct sl_age_cache {
+    struct {
+        unsigned char digest[32];
+        unsigned char file_key[16];
+    } e[SL_AGE_CACHE_ENTRIES];
+    size_t n, next, hint;
+    unsigned char scratch[16];
+};
+struct sl_age_cache *sl_age_cache_new(struct sl_error *err);
+void sl_age_cache_free(struct sl_age_cache *c);
+/* sl_age_decrypt with a cache (may be NULL). out's memory is reused when it has room. */
+int sl_age_decrypt_cached(const void *in, size_t len, const struct sl_identities *ids,
+                          struct sl_age_cache *cache, struct sl_secbuf *out,
+                          struct sl_age_scope *scope, enum sl_age_status *status,
+                          struct sl_error *err);
+
+/*
+ * Several files with one header (one file key, one set of stanzas, one
+ * scope) and a fresh payload nonce each: what `sluice seal` does for the
+ * values of one SealedSecret, so that unsealing pays for X25519 once per
+ * object. Knowing the file key of one value reveals the others of the same
+ * object (never those of other objects).
+ */
+struct sl_age_sealer {
+    unsigned char *file_key; /* secure memory */
+    struct sl_buf header;    /* through the MAC line */
+};
+int sl_age_sealer_init(struct sl_age_sealer *s, const struct sl_recipient *rcpts, size_t nrcpts,
+                       const struct sl_age_scope *scope, struct sl_error *err);
+int sl_age_seal_with(const struct sl_age_sealer *s, const void *pt, size_t len, bool armor,
+                     struct sl_buf *out, struct sl_error *err);
+void sl_age_sealer_release(struct sl_age_sealer *s);
+
 /* --- Parsers exposed for tests and fuzzing --- */
 
 /* Strict armor decoding: ciphertext bytes appended to out. */

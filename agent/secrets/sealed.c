@@ -75,9 +75,10 @@ int sl_age_decrypt_buffer(const void *in, size_t len, const struct sl_identities
     return sl_age_decrypt(in, len, ids, out, NULL, NULL, err);
 }
 
-int sl_unseal_value(const char *armored, size_t len, const struct sl_identities *ids,
-                    const char *ns, const char *name, enum sl_scope_kind expect_kind,
-                    struct sl_secbuf *out, struct sl_age_scope *scope_out, struct sl_error *err)
+static int unseal_value(const char *armored, size_t len, const struct sl_identities *ids,
+                        struct sl_age_cache *cache, const char *ns, const char *name,
+                        enum sl_scope_kind expect_kind, struct sl_secbuf *out,
+                        struct sl_age_scope *scope_out, struct sl_error *err)
 {
     struct sl_age_scope got, want;
     struct sl_error serr = SL_ERROR_INIT;
@@ -85,7 +86,7 @@ int sl_unseal_value(const char *armored, size_t len, const struct sl_identities 
 
     if (out->max == 0)
         out->max = SL_SECRET_MAX;
-    if (sl_age_decrypt(armored, len, ids, out, &got, NULL, err) != 0)
+    if (sl_age_decrypt_cached(armored, len, ids, cache, out, &got, NULL, err) != 0)
         return -1;
     if (got.kind == SL_SCOPE_NONE) {
         sl_error_set(err, SL_ECRYPTO,
@@ -119,6 +120,19 @@ done:
         sl_secbuf_release(out);
     return rc;
 }
+
+int sl_unseal_value(const char *armored, size_t len, const struct sl_identities *ids,
+                    const char *ns, const char *name, enum sl_scope_kind expect_kind,
+                    struct sl_secbuf *out, struct sl_age_scope *scope_out, struct sl_error *err)
+{
+    return unseal_value(armored, len, ids, NULL, ns, name, expect_kind, out, scope_out, err);
+}
+
+/* Per-run state: one age cache and two secure buffers reused for every value. */
+struct unseal_ctx {
+    struct sl_age_cache *cache;
+    struct sl_secbuf pt, b64;
+};
 
 /* Copy a string-to-string map (labels, annotations) into dst, validating. */
 static int merge_string_map(json_t *dst, const json_t *src, const char *what, struct sl_error *err)
@@ -233,7 +247,7 @@ int sl_secret_json_dump(const json_t *obj, struct sl_secbuf *out, struct sl_erro
 
 /* Build the Secret for one SealedSecret; problems go to diags. Returns NULL on any. */
 static json_t *unseal_one(const struct sl_object *o, const struct sl_identities *ids,
-                          struct sl_diags *diags, size_t *nproblems)
+                          struct unseal_ctx *ctx, struct sl_diags *diags, size_t *nproblems)
 {
     const json_t *sealed = o->json;
     const json_t *md = json_object_get(sealed, "metadata");
@@ -245,8 +259,7 @@ static json_t *unseal_one(const struct sl_object *o, const struct sl_identities 
     const char *name = json_string_value(json_object_get(md, "name"));
     const char *scope_s = json_string_value(json_object_get(spec, "scope"));
     enum sl_scope_kind expect = SL_SCOPE_NONE;
-    struct sl_secbuf pt = SL_SECBUF_INIT(SL_SECRET_MAX);
-    struct sl_secbuf b64 = SL_SECBUF_INIT(SL_SECRET_MAX * 2);
+    struct sl_secbuf *pt = &ctx->pt, *b64 = &ctx->b64;
     struct sl_error err = SL_ERROR_INIT;
     char id[600], origin[512];
     json_t *secret = NULL, *nmd, *data, *labels, *anns, *v;
@@ -333,27 +346,27 @@ static json_t *unseal_one(const struct sl_object *o, const struct sl_identities 
                     k);
             continue;
         }
-        if (sl_unseal_value(a, json_string_length(v), ids, ns, name, expect, &pt, NULL, &err) !=
-            0) {
+        if (unseal_value(a, json_string_length(v), ids, ctx->cache, ns, name, expect, pt, NULL,
+                         &err) != 0) {
             PROBLEM("%s: %s: key \"%s\": %s", origin, id, k, err.msg);
             continue;
         }
-        need = sodium_base64_ENCODED_LEN(pt.len, sodium_base64_VARIANT_ORIGINAL);
-        if (sl_secbuf_resize(&b64, need, &err) != 0) {
+        need = sodium_base64_ENCODED_LEN(pt->len, sodium_base64_VARIANT_ORIGINAL);
+        if (sl_secbuf_resize(b64, need, &err) != 0) {
             PROBLEM("%s: %s: key \"%s\": %s", origin, id, k, err.msg);
-            sl_secbuf_release(&pt);
+            sodium_memzero(pt->ptr, pt->len);
             continue;
         }
-        sodium_bin2base64((char *)b64.ptr, need, pt.ptr, pt.len, sodium_base64_VARIANT_ORIGINAL);
-        sl_secbuf_release(&pt);
+        sodium_bin2base64((char *)b64->ptr, need, pt->ptr, pt->len, sodium_base64_VARIANT_ORIGINAL);
+        sodium_memzero(pt->ptr, pt->len);
         /* From here the base64 is also in jansson's malloc'ed copy (see secrets.h). */
-        if (json_object_set_new(data, k, json_stringn((const char *)b64.ptr, need - 1)) != 0)
+        if (json_object_set_new(data, k, json_stringn((const char *)b64->ptr, need - 1)) != 0)
             PROBLEM("%s: %s: key \"%s\": out of memory", origin, id, k);
-        sodium_memzero(b64.ptr, b64.len);
+        sodium_memzero(b64->ptr, b64->len);
     }
 done:
-    sl_secbuf_release(&pt);
-    sl_secbuf_release(&b64);
+    if (pt->ptr != NULL)
+        sodium_memzero(pt->ptr, pt->len);
     if (*nproblems != before) {
         sl_secret_json_wipe(secret);
         json_decref(secret);
@@ -370,13 +383,19 @@ int sl_unseal_objects_all(struct sl_objlist *objs, const struct sl_identities *i
     struct sl_diags local = SL_DIAGS_INIT;
     struct sl_diags *d = diags != NULL ? diags : &local;
     size_t first = d->n;
+    struct unseal_ctx ctx = {NULL, SL_SECBUF_INIT(SL_SECRET_MAX),
+                             SL_SECBUF_INIT(SL_SECRET_MAX * 2)};
+    int rc = -1;
 
+    ctx.cache = sl_age_cache_new(err);
+    if (ctx.cache == NULL)
+        goto done;
     for (size_t i = 0; i < objs->n; i++) {
         json_t *secret;
 
         if (!sl_is_sealed_secret(objs->items[i].json))
             continue;
-        secret = unseal_one(&objs->items[i], ids, d, &problems);
+        secret = unseal_one(&objs->items[i], ids, &ctx, d, &problems);
         if (secret == NULL)
             continue;
         json_decref(objs->items[i].json);
@@ -392,11 +411,15 @@ int sl_unseal_objects_all(struct sl_objlist *objs, const struct sl_identities *i
             sl_error_set(err, SL_ECRYPTO, "%zu sealed values could not be unsealed", problems);
         if (problems > 1 && d->n > first)
             sl_error_wrap(err, "%zu sealed values could not be unsealed", problems);
-        sl_diags_release(&local);
-        return -1;
+        goto done;
     }
+    rc = 0;
+done:
+    sl_age_cache_free(ctx.cache);
+    sl_secbuf_release(&ctx.pt);
+    sl_secbuf_release(&ctx.b64);
     sl_diags_release(&local);
-    return 0;
+    return rc;
 }
 
 int sl_unseal_objects(struct sl_objlist *objs, const struct sl_identities *ids,

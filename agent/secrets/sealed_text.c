@@ -501,6 +501,7 @@ int sl_sealed_reseal_text(const char *text, size_t len, const char *name_for_msg
     size_t nlines = 0;
     struct edits e = {NULL, 0, 0};
     struct sl_secbuf pt = SL_SECBUF_INIT(SL_SECRET_MAX);
+    struct sl_age_sealer sealer = {NULL, SL_BUF_INIT(0)};
     int rc = -1;
 
     *nvalues = 0;
@@ -509,6 +510,7 @@ int sl_sealed_reseal_text(const char *text, size_t len, const char *name_for_msg
         goto done;
     for (size_t d = 0; d < ys->ndocs; d++) {
         const struct sl_ynode *root = ys->docs[d].root, *enc;
+        struct sl_age_scope cur = {SL_SCOPE_NONE, {0}};
         if (!ydoc_is_sealed(root))
             continue;
         enc = sl_ynode_get(sl_ynode_get(root, "spec"), "encryptedData");
@@ -521,7 +523,9 @@ int sl_sealed_reseal_text(const char *text, size_t len, const char *name_for_msg
             const struct sl_ynode *v = enc->items[i];
             size_t keyline = (size_t)enc->keys[i]->line, endline, ind;
             struct sl_age_scope sc;
+            struct sl_buf armored = SL_BUF_INIT(SL_BUF_DEFAULT_MAX);
             struct edit *ed;
+            int r;
 
             if (find_block(lines, nlines, keyline, v, &endline, &ind, err) != 0 ||
                 sl_age_decrypt(v->value, v->len, ids, &pt, &sc, NULL, err) != 0) {
@@ -536,26 +540,33 @@ int sl_sealed_reseal_text(const char *text, size_t len, const char *name_for_msg
                              name_for_msgs, keyline, enc->keys[i]->value);
                 goto done;
             }
+            /* One header per object and scope, as sluice seal writes them. */
+            if (sealer.file_key == NULL || cur.kind != sc.kind ||
+                strcmp(cur.bound, sc.bound) != 0) {
+                sl_age_sealer_release(&sealer);
+                if (sl_age_sealer_init(&sealer, rcpts, nrcpts, &sc, err) != 0)
+                    goto done;
+                cur = sc;
+            }
             ed = edits_add(&e, keyline + 1, endline, err);
             if (ed == NULL)
                 goto done;
-            {
-                struct sl_buf armored = SL_BUF_INIT(SL_BUF_DEFAULT_MAX);
-                int r = sl_seal_value(pt.ptr, pt.len, rcpts, nrcpts, &sc, &armored, err);
-                if (r == 0)
-                    r = put_block(&ed->text, armored.ptr, (int)ind, err);
-                sl_buf_release(&armored);
-                if (r != 0)
-                    goto done;
-            }
-            sl_secbuf_release(&pt);
+            r = sl_age_seal_with(&sealer, pt.ptr, pt.len, true, &armored, err);
+            if (r == 0)
+                r = put_block(&ed->text, armored.ptr, (int)ind, err);
+            sl_buf_release(&armored);
+            if (r != 0)
+                goto done;
+            sodium_memzero(pt.ptr, pt.len);
             (*nvalues)++;
         }
+        sl_age_sealer_release(&sealer);
     }
     if (apply_edits(lines, nlines, &e, out, err) != 0)
         goto done;
     rc = 0;
 done:
+    sl_age_sealer_release(&sealer);
     sl_secbuf_release(&pt);
     edits_release(&e);
     free(lines);
