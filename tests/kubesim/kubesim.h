@@ -116,7 +116,7 @@ struct ks_request {
     /* query parameters */
     const char *q_field_manager, *q_force, *q_dry_run, *q_label_selector, *q_field_selector,
             *q_limit, *q_continue, *q_watch, *q_resource_version, *q_timeout_seconds,
-            *q_propagation, *q_field_validation;
+            *q_propagation, *q_field_validation, *q_include_object;
     /* filled by routing, for accounting */
     char verb[24];
     char resource_name[160];
@@ -165,6 +165,11 @@ bool ks_equal_ignoring_times(const json_t *a, const json_t *b);
 void ks_sim_notify(struct ks_state *st, const struct ks_resource *r, const char *key);
 void *ks_sim_thread(void *arg);
 void ks_default_object(struct ks_state *st, const struct ks_resource *r, json_t *obj);
+
+/* table.c: server-side printing for kubectl get */
+bool ks_wants_table(const char *accept);
+json_t *ks_table(const struct ks_resource *r, const json_t *items, const json_t *list_meta,
+                 bool include_object);
 
 /* discovery.c */
 void ks_handle_discovery(struct ks_state *st, struct ks_request *rq, struct ks_reply *out,

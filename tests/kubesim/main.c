@@ -286,6 +286,8 @@ struct watch_ctx {
     size_t off;
     bool initial_pending;
     bool done;
+    bool table, table_object; /* events carry Table objects (kubectl get -w) */
+    char group[256], resource[256];
 };
 
 static void watch_free(void *cls)
@@ -309,7 +311,17 @@ static bool watch_key_match(const struct watch_ctx *w, const char *key)
 
 static void watch_emit(struct watch_ctx *w, const char *type, const json_t *obj)
 {
-    json_t *ev = json_pack("{s:s,s:O}", "type", type, "object", obj);
+    json_t *ev;
+    const struct ks_resource *r =
+            w->table ? ks_find_resource(w->st, w->group, NULL, w->resource) : NULL;
+    if (r && strcmp(type, "ERROR") != 0) {
+        json_t *items = json_pack("[O]", obj);
+        ev = json_pack("{s:s,s:o}", "type", type, "object",
+                       ks_table(r, items, NULL, w->table_object));
+        json_decref(items);
+    } else {
+        ev = json_pack("{s:s,s:O}", "type", type, "object", obj);
+    }
     char *s = json_dumps(ev, JSON_COMPACT);
     struct sl_error err = SL_ERROR_INIT;
     if (s) {
@@ -621,6 +633,13 @@ static enum MHD_Result start_watch(struct server *srv, struct MHD_Connection *co
         json_decref(rep.body);
         return r;
     }
+    const char *slash = strchr(w->prefix, '/');
+    if (slash) {
+        snprintf(w->group, sizeof w->group, "%.*s", (int)(slash - w->prefix), w->prefix);
+        snprintf(w->resource, sizeof w->resource, "%.*s", (int)strcspn(slash + 1, "/"), slash + 1);
+    }
+    w->table = ks_wants_table(rq->accept);
+    w->table_object = rq->q_include_object && strcmp(rq->q_include_object, "Object") == 0;
     w->label_sel = rq->q_label_selector ? strdup(rq->q_label_selector) : NULL;
     w->field_sel = rq->q_field_selector ? strdup(rq->q_field_selector) : NULL;
     int64_t timeout_s = 1800;
@@ -639,8 +658,9 @@ static enum MHD_Result start_watch(struct server *srv, struct MHD_Connection *co
         watch_free(w);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    MHD_add_response_header(resp, "Transfer-Encoding", "chunked");
+    MHD_add_response_header(resp, "Content-Type",
+                            w->table ? "application/json;as=Table;v=v1;g=meta.k8s.io"
+                                     : "application/json");
     enum MHD_Result r = MHD_queue_response(conn, 200, resp);
     MHD_destroy_response(resp);
     return r;
@@ -691,6 +711,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     rq.q_timeout_seconds = qarg(conn, "timeoutSeconds");
     rq.q_propagation = qarg(conn, "propagationPolicy");
     rq.q_field_validation = qarg(conn, "fieldValidation");
+    rq.q_include_object = qarg(conn, "includeObject");
 
     struct ks_reply rep;
     memset(&rep, 0, sizeof rep);
@@ -778,8 +799,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 
 send:
     if (st->opt.verbose)
-        fprintf(stderr, "kubesim: %s %s %s -> %u\n", method, url,
-                rq.content_type ? rq.content_type : "", rep.code);
+        fprintf(stderr, "kubesim: %s %s [%s] [%s] -> %u\n", method, url,
+                rq.content_type ? rq.content_type : "", rq.accept ? rq.accept : "", rep.code);
     result = send_reply(conn, &rep);
     json_decref(rep.body);
     free(rep.raw);

@@ -239,10 +239,17 @@ void ks_sim_notify(struct ks_state *st, const struct ks_resource *r, const char 
     json_t *s = json_object_get(st->sim, key);
     if (s && json_integer_value(json_object_get(s, "gen")) == gen)
         return;
+    /* A rolling update keeps the old pods: what was ready stays ready (up to
+     * the new replica count) until the new template is. */
+    json_t *tmpl = json_object_get(json_object_get(obj, "spec"), "template");
+    bool tmpl_changed = !s || !json_equal(json_object_get(s, "template"), tmpl);
+    json_int_t prev_ready =
+            json_integer_value(json_object_get(json_object_get(obj, "status"), "readyReplicas"));
     json_object_set_new(st->sim, key,
-                        json_pack("{s:I,s:I,s:s,s:s,s:b}", "gen", gen, "since",
+                        json_pack("{s:I,s:I,s:s,s:s,s:b,s:O,s:b,s:I}", "gen", gen, "since",
                                   (json_int_t)ks_now_ms(), "group", r->group, "resource",
-                                  r->resource, "done", 0));
+                                  r->resource, "done", 0, "template", tmpl ? tmpl : json_null(),
+                                  "templateChanged", tmpl_changed, "prevReady", prev_ready));
 }
 
 static json_t *condition(const char *type, const char *status, const char *reason,
@@ -289,11 +296,17 @@ static bool sim_step(struct ks_state *st, const char *key, json_t *s)
     bool final = ready || failed;
     const char *k = r->kind;
     if (strcmp(k, "Deployment") == 0 || strcmp(k, "ReplicaSet") == 0) {
-        json_int_t rdy = ready ? want : 0;
+        json_int_t prev = json_integer_value(json_object_get(s, "prevReady"));
+        bool tchanged = json_is_true(json_object_get(s, "templateChanged"));
+        json_int_t rdy = ready ? want : (prev < want ? prev : want);
+        json_int_t updated = ready || !tchanged ? want : 0;
         status = json_pack("{s:I,s:I,s:I,s:I,s:I}", "observedGeneration", gen, "replicas", want,
-                           "updatedReplicas", want, "readyReplicas", rdy, "availableReplicas", rdy);
-        if (!ready)
-            json_object_set_new(status, "unavailableReplicas", json_integer(want));
+                           "updatedReplicas", updated, "readyReplicas", rdy, "availableReplicas",
+                           rdy);
+        if (rdy < want)
+            json_object_set_new(status, "unavailableReplicas", json_integer(want - rdy));
+        /* maxUnavailable 25%, rounded down, as the controller computes it */
+        bool available = rdy >= want - want / 4;
         if (rdy == 0) {
             json_object_del(status, "readyReplicas");
             json_object_del(status, "availableReplicas");
@@ -304,7 +317,7 @@ static bool sim_step(struct ks_state *st, const char *key, json_t *s)
             json_object_set_new(status, "fullyLabeledReplicas", json_integer(want));
         } else {
             json_t *conds = json_array();
-            if (ready)
+            if (available)
                 json_array_append_new(conds,
                                       condition("Available", "True", "MinimumReplicasAvailable",
                                                 "Deployment has minimum availability.", ts));

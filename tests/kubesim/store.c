@@ -912,6 +912,14 @@ static void do_list(struct ks_state *st, const struct ks_resource *r, const char
         json_object_set_new(meta, "remainingItemCount", json_integer((json_int_t)(n - endi)));
     }
     free(keys);
+    if (ks_wants_table(rq->accept)) {
+        bool full = rq->q_include_object && strcmp(rq->q_include_object, "Object") == 0;
+        reply_obj(out, 200, ks_table(r, items, meta, full));
+        out->content_type = "application/json;as=Table;v=v1;g=meta.k8s.io";
+        json_decref(items);
+        json_decref(meta);
+        return;
+    }
     reply_obj(out, 200,
               json_pack("{s:s,s:s,s:o,s:o}", "kind", r->list_kind, "apiVersion",
                         gv_string(r, gv, sizeof gv), "metadata", meta, "items", items));
@@ -1079,17 +1087,29 @@ static void delete_object(struct ks_state *st, const struct ks_resource *r, cons
 }
 
 static void do_get(struct ks_state *st, const struct ks_resource *r, const char *key,
-                   const char *name, const char *sub, struct ks_reply *out)
+                   const char *name, const char *sub, const struct ks_request *rq,
+                   struct ks_reply *out)
 {
     json_t *obj = json_object_get(st->objects, key);
     if (!obj) {
         not_found(out, r, name);
         return;
     }
-    if (sub && strcmp(sub, "scale") == 0)
+    if (sub && strcmp(sub, "scale") == 0) {
         reply_obj(out, 200, to_scale(r, obj));
-    else
+    } else if (!sub && ks_wants_table(rq->accept)) {
+        json_t *items = json_pack("[O]", obj);
+        bool full = rq->q_include_object && strcmp(rq->q_include_object, "Object") == 0;
+        json_t *meta =
+                json_pack("{s:O}", "resourceVersion",
+                          json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+        reply_obj(out, 200, ks_table(r, items, meta, full));
+        out->content_type = "application/json;as=Table;v=v1;g=meta.k8s.io";
+        json_decref(items);
+        json_decref(meta);
+    } else {
         reply_obj(out, 200, output_copy(r, obj, false));
+    }
 }
 
 static int check_identity(const struct ks_resource *r, const json_t *obj, const char *ns,
@@ -1882,7 +1902,7 @@ void ks_handle_api(struct ks_state *st, struct ks_request *rq, struct ks_reply *
         if (name) {
             char key[1024];
             ks_object_key(key, sizeof key, r, r->namespaced ? ns : NULL, name);
-            do_get(st, r, key, name, sub, out);
+            do_get(st, r, key, name, sub, rq, out);
         } else {
             do_list(st, r, ns, rq, out);
         }
