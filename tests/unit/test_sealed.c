@@ -524,6 +524,50 @@ static void test_age_resource(void **state)
     sl_buf_release(&a);
 }
 
+/* Values sharing one header: the cache skips X25519 but never the payload checks. */
+static void test_shared_header_cache(void **state)
+{
+    struct sl_age_sealer sealer;
+    struct sl_age_scope sc;
+    struct sl_buf v1 = SL_BUF_INIT(1 << 20), v2 = SL_BUF_INIT(1 << 20);
+    struct sl_secbuf pt = SL_SECBUF_INIT(1 << 20);
+    struct sl_age_cache *c = sl_age_cache_new(NULL);
+    struct sl_error err = SL_ERROR_INIT;
+    enum sl_age_status st;
+    char *mac;
+
+    assert_non_null(c);
+    assert_int_equal(sl_scope_make(SL_SCOPE_STRICT, "app", "db", &sc, NULL), 0);
+    assert_int_equal(sl_age_sealer_init(&sealer, &rcpt, 1, &sc, NULL), 0);
+    assert_int_equal(sl_age_seal_with(&sealer, "first", 5, false, &v1, NULL), 0);
+    assert_int_equal(sl_age_seal_with(&sealer, "second", 6, false, &v2, NULL), 0);
+    sl_age_sealer_release(&sealer);
+    /* same header, different payload nonce */
+    mac = strstr(v1.ptr, "\n--- ");
+    assert_non_null(mac);
+    assert_memory_equal(v1.ptr, v2.ptr, (size_t)(mac - v1.ptr) + 48);
+    assert_memory_not_equal(v1.ptr + (mac - v1.ptr) + 48, v2.ptr + (mac - v1.ptr) + 48, 16);
+    assert_int_equal(sl_age_decrypt_cached(v1.ptr, v1.len, &ids, c, &pt, &sc, &st, &err), 0);
+    assert_int_equal(c->n, 1);
+    assert_memory_equal(pt.ptr, "first", 5);
+    /* tampered payload of the second value: the cached header does not help it */
+    v2.ptr[v2.len - 1] ^= 1;
+    assert_int_equal(sl_age_decrypt_cached(v2.ptr, v2.len, &ids, c, &pt, &sc, &st, &err), -1);
+    assert_int_equal(st, SL_AGE_EPAYLOAD);
+    assert_null(pt.ptr);
+    v2.ptr[v2.len - 1] ^= 1;
+    assert_int_equal(sl_age_decrypt_cached(v2.ptr, v2.len, &ids, c, &pt, &sc, &st, &err), 0);
+    assert_memory_equal(pt.ptr, "second", 6);
+    /* a MAC changed by one bit: a different header, so a miss and an HMAC failure */
+    mac[6] = mac[6] == 'A' ? 'B' : 'A';
+    assert_int_equal(sl_age_decrypt_cached(v1.ptr, v1.len, &ids, c, &pt, &sc, &st, &err), -1);
+    assert_true(st == SL_AGE_EHMAC || st == SL_AGE_EHEADER);
+    sl_secbuf_release(&pt);
+    sl_buf_release(&v1);
+    sl_buf_release(&v2);
+    sl_age_cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +587,7 @@ int main(void)
             cmocka_unit_test(test_merge_minimal_diff),
             cmocka_unit_test(test_reseal_text),
             cmocka_unit_test(test_age_resource),
+            cmocka_unit_test(test_shared_header_cache),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
