@@ -2,9 +2,10 @@
  * Benchmark: the shipped default policy set on 2,000 Deployments (each with
  * an init container and two containers, hardened so every rule walks its
  * full path) plus their Namespace and NetworkPolicy. Prints the best and
- * median of several runs; with SLUICE_BENCH_BUDGET_MS set at build time
- * (optimised, unsanitised builds) it fails when the best run exceeds it
- * (the best, not the median: CI machines are shared and noisy).
+ * median of several runs, in wall-clock and CPU time; with
+ * SLUICE_BENCH_BUDGET_MS set at build time (optimised, unsanitised builds)
+ * it fails when the best run's CPU time exceeds it (CPU time and the best
+ * run, because CI machines are shared: waiting for a core is not our cost).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +40,10 @@ static const char DEPLOY[] =
         "\"capabilities\":{\"drop\":[\"ALL\"]}}}],\"volumes\":[{\"name\":\"tmp\",\"emptyDir\":{}},"
         "{\"name\":\"cfg\",\"configMap\":{\"name\":\"web\"}}]}}}}";
 
-static double now_ms(void)
+static double now_ms(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
@@ -69,7 +70,7 @@ int main(int argc, char **argv)
     struct sl_diags d = SL_DIAGS_INIT;
     const char *dirs[1] = {argc > 1 ? argv[1] : "policies"};
     static char buf[8192];
-    double t[RUNS];
+    double t[RUNS], cpu[RUNS];
     int rc = 1;
 
     if (sl_policy_set_load(&set, dirs, 1, NULL, &d, &err) != 0) {
@@ -93,9 +94,10 @@ int main(int argc, char **argv)
     }
     for (int r = 0; r < RUNS; r++) {
         struct sl_policy_report rep = SL_POLICY_REPORT_INIT;
-        double t0 = now_ms();
+        double t0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
         int n = sl_policy_check(set, &objs, "prod", SL_POLICY_ENFORCE, &rep, &err);
-        t[r] = now_ms() - t0;
+        t[r] = now_ms(CLOCK_MONOTONIC) - t0;
+        cpu[r] = now_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
         if (n != 0 || rep.nviolations != 0) {
             fprintf(stderr, "bench_policy: expected a clean set, got %zu violations (%s)\n",
                     rep.nviolations, rep.n > 0 ? rep.items[0].message : err.msg);
@@ -105,13 +107,14 @@ int main(int argc, char **argv)
         sl_policy_report_release(&rep);
     }
     qsort(t, RUNS, sizeof(t[0]), cmp_double);
-    printf("policy: default set (%zu rules) on %d Deployments (+Namespace, NetworkPolicy): "
-           "best %.2f ms, median %.2f ms over %d runs\n",
-           sl_policy_set_count(set), NDEPLOY, t[0], t[RUNS / 2], RUNS);
+    qsort(cpu, RUNS, sizeof(cpu[0]), cmp_double);
+    printf("policy: default set (%zu rules) on %d Deployments (+Namespace, NetworkPolicy), %d "
+           "runs: wall best %.2f ms, median %.2f ms; cpu best %.2f ms, median %.2f ms\n",
+           sl_policy_set_count(set), NDEPLOY, RUNS, t[0], t[RUNS / 2], cpu[0], cpu[RUNS / 2]);
     rc = 0;
 #ifdef SLUICE_BENCH_BUDGET_MS
-    if (t[0] > SLUICE_BENCH_BUDGET_MS) {
-        fprintf(stderr, "bench_policy: best run %.2f ms is over the %d ms budget\n", t[0],
+    if (cpu[0] > SLUICE_BENCH_BUDGET_MS) {
+        fprintf(stderr, "bench_policy: best run %.2f ms of CPU is over the %d ms budget\n", cpu[0],
                 SLUICE_BENCH_BUDGET_MS);
         rc = 1;
     }
