@@ -551,6 +551,7 @@ static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_stra
     git_remote_callbacks cbs;
     git_proxy_options proxy;
     git_fetch_options fo;
+    git_remote_create_options co;
     const git_remote_head **heads = NULL;
     struct ssrc_refs local = {0};
     struct adv *adv = NULL;
@@ -569,7 +570,11 @@ static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_stra
     cbs.payload = c;
     c->cred_tries = 0;
     ssrc_error_clear(&c->cb_err);
-    if ((grc = git_remote_create_anonymous(&remote, cache->git, c->o->url)) < 0) {
+    git_remote_create_options_init(&co, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+    co.repository = cache->git;
+    /* No url.insteadOf rewriting: the URL is exactly what was configured. */
+    co.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    if ((grc = git_remote_create_with_opts(&remote, c->o->url, &co)) < 0) {
         ssrc_error_git(err, grc, "%s", c->o->url);
         goto done;
     }
