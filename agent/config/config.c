@@ -507,7 +507,7 @@ static void parse_webhook(struct cx *c, const struct sl_ynode *m, size_t idx,
         problem(c, m, "%s: type is required (github, gitlab or hmac)", what);
         type_ok = false;
     }
-    if (w->secret_file == NULL)
+    if (sl_ynode_get(m, "secretFile") == NULL)
         problem(c, m, "%s: secretFile is required", what);
     if (type_ok && w->header != NULL && w->type != SL_WEBHOOK_HMAC)
         problem(c, m, "%s: header applies only to type hmac", what);
@@ -620,9 +620,14 @@ static void check_webhook_envs(struct cx *c, const struct sl_config *cfg)
     for (size_t i = 0; i < cfg->nwebhooks; i++) {
         const struct sl_webhook_config *w = &cfg->webhooks[i];
         for (size_t j = 0; j < w->nenvironments; j++) {
-            if (sl_config_env(cfg, w->environments[j]) == NULL)
+            if (sl_config_env(cfg, w->environments[j]) != NULL)
+                continue;
+            if (w->name[0] != '\0')
                 sl_diags_add(c->d, "%s:%d: webhook %s: unknown environment \"%s\"", c->file,
                              w->line, w->name, w->environments[j]);
+            else
+                sl_diags_add(c->d, "%s:%d: webhooks[%zu]: unknown environment \"%s\"", c->file,
+                             w->line, i, w->environments[j]);
         }
     }
 }
