@@ -228,6 +228,15 @@ environments:
                            capture_output=True)
         check(r.returncode == 0, "promtool check metrics accepts /metrics " +
               r.stdout.decode() + r.stderr.decode())
+        rules = os.path.join(os.environ["SLUICE_SRC"], "systemd", "sluice-alerts.yml")
+        r = subprocess.run([promtool, "check", "rules", rules], capture_output=True)
+        check(r.returncode == 0, "promtool check rules accepts the example alert rules " +
+              r.stderr.decode())
+        # Every metric the rules use is one the daemon exports.
+        used = set(re.findall(r"\b(sluice_[a-z_]+?)(?:_bucket)?\b", open(rules).read()))
+        exported = set(re.findall(r"^# TYPE (sluice_[a-z_]+) ", metrics, re.M))
+        check(used <= exported, "alert rules use exported metrics only (%s)" %
+              sorted(used - exported))
 
     # Webhooks: a signed GitHub push polls every environment now.
     write_fake({"dev": {"result": "applied", "revision": "2222222", "ref": "main"}})
