@@ -133,8 +133,8 @@ static void release_objs(struct sl_objlist *objs)
 
 static void print_summary(const struct sl_env_config *env, const struct sl_policy_report *rep)
 {
-    printf("%s (%s): %zu objects, %zu rules: ", env->name, sl_policy_mode_name(rep->mode),
-           rep->nobjects, rep->nrules);
+    printf("%s (%s): %zu object%s, %zu rule%s: ", env->name, sl_policy_mode_name(rep->mode),
+           rep->nobjects, rep->nobjects == 1 ? "" : "s", rep->nrules, rep->nrules == 1 ? "" : "s");
     if (rep->mode == SL_POLICY_OFF)
         printf("policy off\n");
     else if (rep->nviolations == 0)

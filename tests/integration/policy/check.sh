@@ -189,7 +189,7 @@ expect_no_out "disabled shipped rule is off" "restricted.run-as-non-root"
 expect_no_out "environment match: not in stage" "shop-stage/api has no team label"
 expect_rc 0 "--policies replaces the shipped set" \
     "$SLUICE" check --config "$work/sluice.yaml" --repo "$repo" --policies "$work/site" --env stage
-expect_out "only the site rules" "stage (enforce): 18 objects, 1 rules: no violations"
+expect_out "only the site rules" "stage (enforce): 18 objects, 1 rule: no violations"
 
 cat >"$work/site/broken.yaml" <<'YAML'
 rules:
