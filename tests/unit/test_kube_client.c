@@ -850,6 +850,37 @@ static void test_apply_and_errors(void **state)
     sl_kube_free(k);
 }
 
+/* Debug logging names requests, never credentials or Secret contents. */
+static void test_no_secrets_in_debug_log(void **state)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_kube *k = open_client("    token: tok-SENSITIVE\n", 2);
+    json_t *obj =
+            json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s}}", "apiVersion", "v1", "kind", "Secret",
+                      "metadata", "name", "s", "namespace", "default", "data", "k", "aHVudGVyMg==");
+    FILE *f = tmpfile();
+    char buf[65536];
+    size_t n;
+
+    assert_non_null(f);
+    sl_log_setup(SL_LOG_DEBUG, f);
+    set_faults(1, F_500);
+    assert_int_equal(sl_kube_apply(k, obj, NULL, NULL, NULL, NULL, &err), -1);
+    sl_log_setup(SL_LOG_WARN, NULL);
+    rewind(f);
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(buf, "path=/api/v1/namespaces/default/secrets/s"));
+    assert_non_null(strstr(buf, "kube request retry"));
+    assert_null(strstr(buf, "SENSITIVE"));
+    assert_null(strstr(buf, "aHVudGVyMg"));
+    assert_null(strstr(buf, "hunter2"));
+    assert_null(strstr(err.msg, "hunter2"));
+    json_decref(obj);
+    sl_kube_free(k);
+}
+
 static void test_cancel(void **state)
 {
     static volatile sig_atomic_t stop;
@@ -888,6 +919,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_discovery_aggregated, setup, teardown),
             cmocka_unit_test_setup_teardown(test_list_paging, setup, teardown),
             cmocka_unit_test_setup_teardown(test_apply_and_errors, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_no_secrets_in_debug_log, setup, teardown),
             cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
     };
 
