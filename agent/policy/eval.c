@@ -533,7 +533,8 @@ static void field_text(struct sl_buf *b, const struct ev *e, const struct fail *
 static void value_text(struct sl_buf *b, const struct objinfo *oi, const json_t *v)
 {
     char *s;
-    if (oi->o->secret) {
+    /* A plain Secret's values are in git already, but logs are read by more people. */
+    if (oi->o->secret || (strcmp(oi->kind, "Secret") == 0 && oi->group_end == oi->api_version)) {
         sl_buf_puts(b, "(secret value hidden)", NULL);
         return;
     }

@@ -598,6 +598,11 @@ static void test_secret_values_masked(void **state)
     assert_null(strstr(rep.items[0].message, "aHVudGVyMg"));
     assert_non_null(strstr(rep.items[0].message, "hidden"));
     sl_policy_report_release(&rep);
+    /* a plain core Secret too */
+    l.items[0].secret = false;
+    assert_int_equal(sl_policy_check(set, &l, "prod", SL_POLICY_ENFORCE, &rep, &err), 1);
+    assert_null(strstr(rep.items[0].message, "aHVudGVyMg"));
+    sl_policy_report_release(&rep);
     sl_objlist_release(&l);
     sl_policy_set_free(set);
 }
