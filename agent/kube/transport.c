@@ -291,6 +291,9 @@ struct xfer {
     size_t max;
     bool too_large;
     const volatile sig_atomic_t *cancel;
+    /* Warning headers (deprecated APIs, ignored fields): logged, as kubectl prints them. */
+    char warnings[4][256];
+    int nwarn;
 };
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
@@ -319,6 +322,14 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         x->rs->content_type[0] = '\0';
         x->rs->retry_after_ms = -1;
+        x->nwarn = 0;
+        return n;
+    }
+    if (n > 8 && strncasecmp(data, "warning:", 8) == 0 && x->nwarn < 4) {
+        char *w = x->warnings[x->nwarn++];
+
+        snprintf(w, sizeof(x->warnings[0]), "%.*s", (int)(n - 8), data + 8);
+        w[strcspn(w, "\r\n")] = '\0';
         return n;
     }
     if (n > 13 && strncasecmp(data, "content-type:", 13) == 0) {
@@ -575,7 +586,9 @@ int sl_kube_do(struct sl_kube *k, const struct sl_kube_req *rq, struct sl_kube_r
     sl_kube_status_release(st);
     path_only(rq->path, logpath, sizeof(logpath));
     for (;;) {
-        struct xfer x = {rs, rq->max_body != 0 ? rq->max_body : SL_KUBE_BODY_MAX, false, k->cancel};
+        struct xfer x = {rs,    rq->max_body != 0 ? rq->max_body : SL_KUBE_BODY_MAX,
+                         false, k->cancel,
+                         {{0}}, 0};
         struct curl_slist *hdrs = NULL;
         int64_t wait, t0, delay = -1;
         long http = 0;
@@ -628,6 +641,9 @@ int sl_kube_do(struct sl_kube *k, const struct sl_kube_req *rq, struct sl_kube_r
                          : ver == CURL_HTTP_VERSION_1_0 ? "http/1.0"
                                                         : "http/1.1");
         }
+        for (int i = 0; i < x.nwarn; i++)
+            sl_log_warn("kube: server warning", "method", rq->method, "path", logpath, "warning",
+                        x.warnings[i] + strspn(x.warnings[i], " \t"));
         if (x.too_large) {
             sl_error_set(err, SL_ETOOLARGE, "%s %s: response larger than %zu bytes", rq->method,
                          logpath, x.max);

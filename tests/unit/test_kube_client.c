@@ -187,6 +187,16 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
         return reply(c, 200, legacy_apps, NULL);
     if (strcmp(url, "/apis/example.com/v1") == 0 && S.widgets)
         return reply(c, 200, legacy_widgets, NULL);
+    if (strcmp(url, "/warn") == 0) {
+        struct MHD_Response *r = MHD_create_response_from_buffer(2, (void *)(uintptr_t) "{}",
+                                                                 MHD_RESPMEM_PERSISTENT);
+        enum MHD_Result ret;
+
+        MHD_add_response_header(r, "Warning", "299 - \"batch/v1beta1 CronJob is deprecated\"");
+        ret = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
     if (strcmp(url, "/version") == 0)
         return reply(c, 200, "{\"major\":\"1\",\"minor\":\"32\",\"gitVersion\":\"v1.32.0\"}", NULL);
     if (strcmp(url, "/api/v1/namespaces/default/configmaps") == 0 && strcmp(method, "GET") == 0)
@@ -881,6 +891,27 @@ static void test_no_secrets_in_debug_log(void **state)
     sl_kube_free(k);
 }
 
+static void test_server_warning_logged(void **state)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_kube *k = open_client("    token: t\n", 1);
+    FILE *f = tmpfile();
+    char buf[8192];
+    size_t n;
+
+    assert_non_null(f);
+    sl_log_setup(SL_LOG_WARN, f);
+    assert_int_equal(sl_kube_request(k, "GET", "/warn", NULL, NULL, 0, NULL, NULL, &err), 0);
+    sl_log_setup(SL_LOG_WARN, NULL);
+    rewind(f);
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(buf, "kube: server warning"));
+    assert_non_null(strstr(buf, "CronJob is deprecated"));
+    sl_kube_free(k);
+}
+
 static void test_cancel(void **state)
 {
     static volatile sig_atomic_t stop;
@@ -920,6 +951,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_list_paging, setup, teardown),
             cmocka_unit_test_setup_teardown(test_apply_and_errors, setup, teardown),
             cmocka_unit_test_setup_teardown(test_no_secrets_in_debug_log, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_server_warning_logged, setup, teardown),
             cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
     };
 
