@@ -56,12 +56,18 @@ static bool is_digit(uint32_t c)
     return c >= '0' && c <= '9';
 }
 
-static size_t to_runes(const char *s, uint32_t **out)
+/* Decode into buf when it fits, else into a malloc'ed array (*heap). */
+static size_t to_runes(const char *s, uint32_t *buf, size_t bufn, uint32_t **out, uint32_t **heap)
 {
     size_t len = strlen(s), n = 0;
-    uint32_t *r = malloc((len + 1) * sizeof(*r));
-    if (r == NULL)
-        return (size_t)-1;
+    uint32_t *r = buf;
+    *heap = NULL;
+    if (len + 1 > bufn) {
+        r = malloc((len + 1) * sizeof(*r));
+        if (r == NULL)
+            return (size_t)-1;
+        *heap = r;
+    }
     for (size_t i = 0; i < len;) {
         i += utf8_decode((const unsigned char *)s + i, len - i, &r[n]);
         n++;
@@ -72,13 +78,14 @@ static size_t to_runes(const char *s, uint32_t **out)
 
 static bool natural_less(const char *a, const char *b)
 {
-    uint32_t *ar = NULL, *br = NULL;
-    size_t an_ = to_runes(a, &ar), bn_ = to_runes(b, &br);
+    uint32_t abuf[128], bbuf[128];
+    uint32_t *ar = NULL, *br = NULL, *ah = NULL, *bh = NULL;
+    size_t an_ = to_runes(a, abuf, 128, &ar, &ah), bn_ = to_runes(b, bbuf, 128, &br, &bh);
     bool res;
 
     if (an_ == (size_t)-1 || bn_ == (size_t)-1) {
-        free(ar);
-        free(br);
+        free(ah);
+        free(bh);
         return strcmp(a, b) < 0;
     }
     for (size_t i = 0; i < an_ && i < bn_; i++) {
@@ -121,8 +128,8 @@ static bool natural_less(const char *a, const char *b)
     }
     res = an_ < bn_;
 done:
-    free(ar);
-    free(br);
+    free(ah);
+    free(bh);
     return res;
 }
 

@@ -637,7 +637,7 @@ static int copy_string_map(struct layer *L, json_t *dst, const json_t *src, cons
     json_object_foreach(unconst(src), k, v)
     {
         char buf[64];
-        const char *s;
+        const char *s = NULL;
         if (scalar_string(L, v, what, buf, sizeof(buf), &s) != 0)
             return -1;
         if (json_object_set_new(dst, k, json_string(s)) != 0)
@@ -1356,9 +1356,33 @@ static int update_image(struct layer *L, json_t *container, const struct image_r
     bool m = false;
     if (img == NULL)
         return 0;
-    snprintf(pat, sizeof(pat), "%s(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9]*)?", rule->name);
-    if (regex_full_match(pat, img, &m, ERR(L->c)) != 0)
-        return sl_error_wrap(ERR(L->c), "%s: images", L->kfile);
+    if (strpbrk(rule->name, "[]()*+?{}|^$\\") == NULL) {
+        /* the common case without a regex engine: NAME (dots match anything), then an
+         * optional :tag and @sha256:digest */
+        size_t nl = strlen(rule->name);
+        m = strlen(img) >= nl;
+        for (size_t i = 0; m && i < nl; i++)
+            if (rule->name[i] != '.' && rule->name[i] != img[i])
+                m = false;
+        if (m) {
+            const char *p = img + nl;
+            if (*p == ':') {
+                p++;
+                while (*p && (isalnum((unsigned char)*p) || strchr("_.{}-", *p)))
+                    p++;
+            }
+            if (strncmp(p, "@sha256:", 8) == 0) {
+                p += 8;
+                while (*p && isalnum((unsigned char)*p))
+                    p++;
+            }
+            m = *p == '\0';
+        }
+    } else {
+        snprintf(pat, sizeof(pat), "%s(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9]*)?", rule->name);
+        if (regex_full_match(L->c, pat, img, &m) != 0)
+            return sl_error_wrap(ERR(L->c), "%s: images", L->kfile);
+    }
     if (!m)
         return 0;
     char name[1024], tag[512], dig[512], out[2200];
@@ -1457,7 +1481,7 @@ static int rx(struct layer *L, const char *pat, const char *s, bool *m)
         *m = true;
         return 0;
     }
-    if (regex_full_match(pat, s, m, ERR(L->c)) != 0)
+    if (regex_full_match(L->c, pat, s, m) != 0)
         return sl_error_wrap(ERR(L->c), "%s: patch target", L->kfile);
     return 0;
 }

@@ -5,6 +5,7 @@
  * build is rewritten to its final name. References to objects outside the
  * build are left alone. Also deprecated vars and replacements.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,8 +151,75 @@ static bool ns_equal(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+/* Every name each object had, hashed, so a reference is resolved without a scan. */
+struct nent {
+    const char *name;
+    const struct res *r;
+    struct nent *next;
+};
+
+struct nidx {
+    struct nent **b;
+    size_t cap;
+    struct nent *pool;
+    size_t npool, cappool;
+};
+
+static size_t name_hash(const char *s, size_t cap)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return (size_t)h & (cap - 1);
+}
+
+static void nidx_release(struct nidx *ix)
+{
+    free(ix->b);
+    free(ix->pool);
+    memset(ix, 0, sizeof(*ix));
+}
+
+static int nidx_build(struct nidx *ix, struct resmap *ra, struct sl_error *err)
+{
+    size_t total = 0;
+    memset(ix, 0, sizeof(*ix));
+    for (size_t i = 0; i < ra->n; i++)
+        total += 2 + ra->items[i]->nprev;
+    ix->cap = 16;
+    while (ix->cap < total * 2)
+        ix->cap *= 2;
+    ix->b = calloc(ix->cap, sizeof(*ix->b));
+    ix->pool = calloc(total ? total : 1, sizeof(*ix->pool));
+    if (ix->b == NULL || ix->pool == NULL) {
+        nidx_release(ix);
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < ra->n; i++) {
+        const struct res *r = ra->items[i];
+        for (size_t k = 0; k < r->nprev + 2; k++) {
+            const char *name = k == 0 ? res_name(r) : k == 1 ? r->orig.name : r->prev[k - 2].name;
+            size_t h = name_hash(name, ix->cap);
+            bool dup = false;
+            for (struct nent *e = ix->b[h]; e; e = e->next)
+                if (e->r == r && strcmp(e->name, name) == 0)
+                    dup = true;
+            if (dup)
+                continue;
+            struct nent *e = &ix->pool[ix->npool++];
+            e->name = name;
+            e->r = r;
+            e->next = ix->b[h];
+            ix->b[h] = e;
+        }
+    }
+    return 0;
+}
+
 /* Find the object a reference "value" from referrer r means. NULL when none. */
-static int select_referral(struct render_ctx *c, struct resmap *ra, const struct res *referrer,
+static int select_referral(struct render_ctx *c, const struct nidx *ix, const struct res *referrer,
                            const char *kind, const char *value, const struct res **out)
 {
     const struct res **cand = NULL;
@@ -161,9 +229,19 @@ static int select_referral(struct render_ctx *c, struct resmap *ra, const struct
     *out = NULL;
     res_group_version(referrer, g, sizeof(g), v, sizeof(v));
     bool referrer_cluster = kind_is_cluster_scoped(g, res_kind(referrer));
-    for (size_t i = 0; i < ra->n; i++) {
-        const struct res *r = ra->items[i];
-        if (!had_kind(r, kind) || !res_any_id_matches(r, NULL, value, "", false))
+    /* the index lists newest first; candidates keep accumulation order */
+    size_t nent = 0;
+    for (struct nent *e = ix->b[name_hash(value, ix->cap)]; e; e = e->next)
+        nent++;
+    const struct res **ents = calloc(nent ? nent : 1, sizeof(*ents));
+    if (ents == NULL)
+        return sl_error_set(c->err, SL_ENOMEM, "out of memory");
+    size_t k = nent;
+    for (struct nent *e = ix->b[name_hash(value, ix->cap)]; e; e = e->next)
+        ents[--k] = strcmp(e->name, value) == 0 ? e->r : NULL;
+    for (size_t i = 0; i < nent; i++) {
+        const struct res *r = ents[i];
+        if (r == NULL || !had_kind(r, kind))
             continue;
         char rg[128], rv[128];
         res_group_version(r, rg, sizeof(rg), rv, sizeof(rv));
@@ -173,11 +251,13 @@ static int select_referral(struct render_ctx *c, struct resmap *ra, const struct
         const struct res **nc = realloc(cand, (n + 1) * sizeof(*nc));
         if (nc == NULL) {
             free(cand);
+            free(ents);
             return sl_error_set(c->err, SL_ENOMEM, "out of memory");
         }
         cand = nc;
         cand[n++] = r;
     }
+    free(ents);
     for (int pass = 0; pass < 2 && n > 1; pass++) {
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
@@ -210,7 +290,7 @@ static int select_referral(struct render_ctx *c, struct resmap *ra, const struct
 
 struct fixarg {
     struct render_ctx *c;
-    struct resmap *ra;
+    const struct nidx *ix;
     const struct res *referrer;
     const char *kind;
     json_t *holder; /* the map holding the field, for roleRef kind checks */
@@ -226,7 +306,7 @@ static int fix_value(struct fixarg *a, json_t *parent, const char *key, json_t *
         json_object_get(parent, "apiGroup") != NULL &&
         strcmp(json_string_value(json_object_get(parent, "kind")), a->kind) != 0)
         return 0; /* roleRef names a different kind */
-    if (select_referral(a->c, a->ra, a->referrer, a->kind, s, &ref) != 0)
+    if (select_referral(a->c, a->ix, a->referrer, a->kind, s, &ref) != 0)
         return -1;
     if (ref == NULL || strcmp(res_name(ref), s) == 0)
         return 0;
@@ -328,10 +408,14 @@ static void fix_maprefs(struct resmap *ra, struct res *r)
 
 int nameref_fix(struct render_ctx *c, struct resmap *ra)
 {
+    struct nidx ix;
+    int rc = -1;
+    if (nidx_build(&ix, ra, c->err) != 0)
+        return -1;
     for (size_t i = 0; i < ra->n; i++) {
         struct res *r = ra->items[i];
         const char *kind = res_kind(r);
-        struct fixarg a = {c, ra, r, NULL, NULL};
+        struct fixarg a = {c, &ix, r, NULL, NULL};
         for (size_t p = 0; p < sizeof(podspecs) / sizeof(podspecs[0]); p++) {
             if (strcmp(podspecs[p].kind, kind) != 0)
                 continue;
@@ -340,7 +424,7 @@ int nameref_fix(struct render_ctx *c, struct resmap *ra)
                 snprintf(path, sizeof(path), "%s/%s", podspecs[p].prefix, podrefs[q].path);
                 a.kind = podrefs[q].referral;
                 if (walk_fix(&a, r->obj, path) != 0)
-                    return -1;
+                    goto done;
             }
         }
         for (size_t q = 0; q < sizeof(others) / sizeof(others[0]); q++) {
@@ -348,11 +432,14 @@ int nameref_fix(struct render_ctx *c, struct resmap *ra)
                 continue;
             a.kind = others[q].referral;
             if (walk_fix(&a, r->obj, others[q].path) != 0)
-                return -1;
+                goto done;
         }
         fix_maprefs(ra, r);
     }
-    return 0;
+    rc = 0;
+done:
+    nidx_release(&ix);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ vars */

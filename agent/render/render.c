@@ -87,6 +87,7 @@ done:
         free(c.vars.items[i].fieldpath);
     }
     free(c.vars.items);
+    regex_cache_release(&c);
     free(c.stack);
     sl_buf_release(&dir);
     return rc;

@@ -62,6 +62,11 @@ struct varlist {
     size_t n, cap;
 };
 
+struct rxcache {
+    char *pat;
+    void *re; /* regex_t */
+};
+
 struct render_ctx {
     struct sl_tree *tree;
     struct sl_render_opts opts;
@@ -71,6 +76,8 @@ struct render_ctx {
     size_t nstack;
     struct varlist vars;
     bool has_vars;
+    struct rxcache *rx; /* compiled selector patterns, reused across objects */
+    size_t nrx, caprx;
     struct sl_error *err;
 };
 
@@ -130,7 +137,8 @@ void sort_legacy(struct res **items, size_t n);
 
 /* ---- select.c ---- */
 int label_selector_match(const char *sel, const json_t *labels, bool *match, struct sl_error *err);
-int regex_full_match(const char *pattern, const char *s, bool *match, struct sl_error *err);
+int regex_full_match(struct render_ctx *c, const char *pattern, const char *s, bool *match);
+void regex_cache_release(struct render_ctx *c);
 
 /* ---- nameref.c ---- */
 int nameref_fix(struct render_ctx *c, struct resmap *ra);

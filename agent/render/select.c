@@ -11,21 +11,62 @@
 
 #include "render_int.h"
 
-int regex_full_match(const char *pattern, const char *s, bool *match, struct sl_error *err)
+void regex_cache_release(struct render_ctx *c)
 {
-    regex_t re;
-    size_t len = strlen(pattern) + 8;
-    char *full = malloc(len);
-    int rc;
-    if (full == NULL)
-        return sl_error_set(err, SL_ENOMEM, "out of memory");
-    snprintf(full, len, "^(%s)$", pattern);
-    rc = regcomp(&re, full, REG_EXTENDED | REG_NOSUB);
-    free(full);
-    if (rc != 0)
-        return sl_error_set(err, SL_EINVAL, "invalid regular expression \"%s\"", pattern);
-    *match = regexec(&re, s, 0, NULL, 0) == 0;
-    regfree(&re);
+    for (size_t i = 0; i < c->nrx; i++) {
+        regfree(c->rx[i].re);
+        free(c->rx[i].re);
+        free(c->rx[i].pat);
+    }
+    free(c->rx);
+    c->rx = NULL;
+    c->nrx = c->caprx = 0;
+}
+
+int regex_full_match(struct render_ctx *c, const char *pattern, const char *s, bool *match)
+{
+    regex_t *re = NULL;
+    if (strpbrk(pattern, ".[]()*+?{}|^$\\") == NULL) {
+        *match = strcmp(pattern, s) == 0;
+        return 0;
+    }
+    for (size_t i = 0; i < c->nrx; i++)
+        if (strcmp(c->rx[i].pat, pattern) == 0)
+            re = c->rx[i].re;
+    if (re == NULL) {
+        size_t len = strlen(pattern) + 8;
+        char *full = malloc(len);
+        if (c->nrx == c->caprx) {
+            size_t nc = c->caprx ? c->caprx * 2 : 8;
+            struct rxcache *it = realloc(c->rx, nc * sizeof(*it));
+            if (it == NULL) {
+                free(full);
+                return sl_error_set(c->err, SL_ENOMEM, "out of memory");
+            }
+            c->rx = it;
+            c->caprx = nc;
+        }
+        re = malloc(sizeof(*re));
+        char *pat = strdup(pattern);
+        if (full == NULL || re == NULL || pat == NULL) {
+            free(full);
+            free(re);
+            free(pat);
+            return sl_error_set(c->err, SL_ENOMEM, "out of memory");
+        }
+        snprintf(full, len, "^(%s)$", pattern);
+        int rc = regcomp(re, full, REG_EXTENDED | REG_NOSUB);
+        free(full);
+        if (rc != 0) {
+            free(re);
+            free(pat);
+            return sl_error_set(c->err, SL_EINVAL, "invalid regular expression \"%s\"", pattern);
+        }
+        c->rx[c->nrx].pat = pat;
+        c->rx[c->nrx].re = re;
+        c->nrx++;
+    }
+    *match = regexec(re, s, 0, NULL, 0) == 0;
     return 0;
 }
 

@@ -126,7 +126,8 @@ static json_t *merge_map(struct smpctx *c, const json_t *dst, const json_t *patc
     }
     if ((d != NULL && strcmp(d, "replace") == 0) || !json_is_object(dst))
         return clean(patch);
-    out = json_deep_copy(dst);
+    /* Shallow: untouched children move to the result (dst is dropped after the merge). */
+    out = json_copy(unconst(dst));
     if (out == NULL)
         return NULL;
     json_object_foreach(unconst(patch), k, pv)
@@ -202,7 +203,7 @@ static json_t *merge_keyed_list(struct smpctx *c, const json_t *dst, const json_
         if (match != NULL && json_is_object(pi)) {
             bool del = false;
             /* $patch: replace inside a keyed element is ignored, as in kyaml */
-            json_t *pcopy = json_deep_copy(pi);
+            json_t *pcopy = json_copy(unconst(pi));
             if (pcopy == NULL)
                 goto fail;
             json_object_del(pcopy, "$patch");
