@@ -12,9 +12,12 @@
  *   as/as-groups/as-uid, and exec plugins (ExecCredential v1 and v1beta1, run
  *   with argv and no shell, cached until expirationTimestamp, re-run on 401).
  *   auth-provider is refused with SL_EUNSUPPORTED.
- * - Credentials live in sodium_malloc memory; logs name only method, path,
- *   status and duration. Error text from a Secret request never carries the
- *   server's message (it can echo values), only reason and field names.
+ * - Credentials live in sodium_malloc memory (the Authorization header is
+ *   wiped after each request; libcurl keeps its own copies of a basic-auth
+ *   password and of certificate/key blobs while the client is open). Secret
+ *   request and response bodies are kept in secure memory too. Logs name only
+ *   method, path, status and duration. Error text from a Secret request never
+ *   carries the server's message (it can echo values), only reason and fields.
  * - Kinds are mapped to resource paths by discovery (aggregated v2 when the
  *   server offers it, legacy otherwise), cached, refreshed on a miss and by
  *   sl_kube_discovery_invalidate() (call it after applying CRDs).
@@ -23,7 +26,8 @@
  *   (qps, burst), and bounded retries with exponential backoff and jitter on
  *   connection errors, timeouts, 429 and 5xx, honouring Retry-After. POST is
  *   retried only when the request provably did not reach the server (connect
- *   failure) or on 429. Response bodies are capped.
+ *   failure) or on 429/503. Response bodies are capped (32 MiB, LIST pages
+ *   256 MiB). Server Warning headers are logged.
  * - Every operation returns 0 or -1 with struct sl_error filled (404 ->
  *   SL_ENOTFOUND, 409 -> SL_ECONFLICT, 400/422 -> SL_EINVAL, 401/403 ->
  *   SL_EAUTH, 415 -> SL_EUNSUPPORTED, timeouts -> SL_ETIMEOUT, others
