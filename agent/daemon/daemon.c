@@ -99,6 +99,7 @@ struct daemon {
     pthread_cond_t cv;
     struct job job;
     atomic_bool stopping;
+    volatile sig_atomic_t cancel; /* mirrors stopping for sl_daemon_ctx_cancel_flag */
     bool busy;
     size_t busy_env;
     int64_t busy_since;
@@ -116,6 +117,11 @@ struct sl_daemon_ctx {
 bool sl_daemon_ctx_stopping(const struct sl_daemon_ctx *ctx)
 {
     return atomic_load(&ctx->d->stopping);
+}
+
+const volatile sig_atomic_t *sl_daemon_ctx_cancel_flag(const struct sl_daemon_ctx *ctx)
+{
+    return &ctx->d->cancel;
 }
 
 const struct sl_config *sl_daemon_ctx_config(const struct sl_daemon_ctx *ctx)
@@ -1049,6 +1055,7 @@ int sl_daemon_run(const struct sl_daemon_opts *opts, struct sl_diags *diags, str
         if (sig_stop && !stopping) {
             stopping = true;
             atomic_store(&d.stopping, true);
+            d.cancel = 1;
             stop_deadline = now + d.cur.cfg->daemon.stop_timeout_ms;
             sl_sdnotify_stopping(&d.sd, err);
             sl_error_clear(err);

@@ -56,7 +56,7 @@ int sl_fake_reconcile(void *arg, struct sl_daemon_ctx *ctx, const struct sl_env_
     sleep_ms = json_integer_value(json_object_get(e, "sleepMs"));
     while (sleep_ms > 0) {
         struct timespec ts = {0, 20 * 1000000L};
-        if (sl_daemon_ctx_stopping(ctx)) {
+        if (sl_daemon_ctx_stopping(ctx) || *sl_daemon_ctx_cancel_flag(ctx) != 0) {
             res->outcome = SL_RUN_CANCELED;
             rc = 0;
             goto done;

@@ -12,6 +12,7 @@
 #ifndef SL_RUNRESULT_H
 #define SL_RUNRESULT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -51,6 +52,11 @@ struct sl_daemon_ctx;
 
 /* True once the daemon was asked to stop: finish at the next safe point. */
 bool sl_daemon_ctx_stopping(const struct sl_daemon_ctx *ctx);
+/*
+ * The same as a flag for code that polls a sig_atomic_t (the reconcile
+ * engine's sl_rc_opts.cancel): non-zero once the daemon is stopping.
+ */
+const volatile sig_atomic_t *sl_daemon_ctx_cancel_flag(const struct sl_daemon_ctx *ctx);
 /* The configuration this run belongs to (stable for the whole run). */
 const struct sl_config *sl_daemon_ctx_config(const struct sl_daemon_ctx *ctx);
 /* Why this run started: "startup", "interval", "retry", "webhook", "control", "signal". */
