@@ -1117,13 +1117,20 @@ int sl_policy_default_dir(struct sl_buf *out, struct sl_error *err)
 {
     char exe[4096];
     ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    bool in_build_tree = false;
 
     sl_buf_reset(out);
     if (l > 0) {
         char *slash;
         exe[l] = '\0';
+#ifdef SLUICE_POLICY_BUILD_DIR
+        /* A binary run from its build tree uses the rules of its own source tree, never an
+         * older installed set. */
+        in_build_tree =
+                strncmp(exe, SLUICE_POLICY_BUILD_DIR "/", strlen(SLUICE_POLICY_BUILD_DIR "/")) == 0;
+#endif
         slash = strrchr(exe, '/');
-        if (slash != NULL) {
+        if (slash != NULL && !in_build_tree) {
             *slash = '\0';
             if (sl_buf_printf(out, err, "%s/../share/sluice/policies", exe) != 0)
                 return -1;
@@ -1132,13 +1139,13 @@ int sl_policy_default_dir(struct sl_buf *out, struct sl_error *err)
             sl_buf_reset(out);
         }
     }
+#ifdef SLUICE_POLICY_SOURCE_DIR
+    if (in_build_tree && is_dir(SLUICE_POLICY_SOURCE_DIR))
+        return sl_buf_puts(out, SLUICE_POLICY_SOURCE_DIR, err);
+#endif
 #ifdef SLUICE_POLICY_INSTALL_DIR
     if (is_dir(SLUICE_POLICY_INSTALL_DIR))
         return sl_buf_puts(out, SLUICE_POLICY_INSTALL_DIR, err);
-#endif
-#ifdef SLUICE_POLICY_SOURCE_DIR
-    if (is_dir(SLUICE_POLICY_SOURCE_DIR))
-        return sl_buf_puts(out, SLUICE_POLICY_SOURCE_DIR, err);
 #endif
     return sl_error_set(err, SL_ENOTFOUND,
                         "the default policy directory (share/sluice/policies) was not found; "

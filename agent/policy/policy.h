@@ -97,9 +97,10 @@ int sl_policy_load_dir(struct sl_policy_set *set, const char *dir, struct sl_dia
                        struct sl_error *err);
 
 /*
- * The shipped default directory: next to the running binary
+ * The shipped default directory: for a binary inside its build tree, the
+ * source tree's policies/; otherwise next to the running binary
  * (<prefix>/bin/../share/sluice/policies), then the configured install
- * prefix, then the source tree's policies/ (for builds run in place).
+ * prefix.
  * Writes the path into out; SL_ENOTFOUND when none exists.
  */
 int sl_policy_default_dir(struct sl_buf *out, struct sl_error *err);
