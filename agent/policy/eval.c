@@ -831,7 +831,7 @@ int sl_policy_check(const struct sl_policy_set *set, const struct sl_objlist *ob
         }
     }
     /* Violations first, then exceptions, each in evaluation order. */
-    {
+    if (rep->nexcepted > 0) {
         size_t nv = 0;
         struct sl_policy_finding *tmp = malloc((rep->n ? rep->n : 1) * sizeof(*tmp));
         if (tmp == NULL) {
