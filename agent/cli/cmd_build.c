@@ -28,6 +28,7 @@ const char sl_usage_build[] =
         "else the current directory if PATH is inside it, else PATH itself.\n\n"
         "Options:\n"
         "  --root DIR           the directory nothing may be read outside of\n"
+        "  --max-objects N      refuse a build with more objects (default 20000)\n"
         "  -o, --output FORMAT  yaml (default, kustomize's format) or json (an array)\n\n"
         "Exit status: 0 rendered, 1 invalid input (the error names the file), 2 usage.\n";
 
@@ -132,6 +133,7 @@ int sl_cmd_build(int argc, char **argv)
 {
     static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                          {"root", required_argument, NULL, 'r'},
+                                         {"max-objects", required_argument, NULL, 'm'},
                                          {NULL, 0, NULL, 0}};
     struct sl_error err = SL_ERROR_INIT;
     struct sl_objlist objs = SL_OBJLIST_INIT;
@@ -149,6 +151,13 @@ int sl_cmd_build(int argc, char **argv)
                 return SL_EXIT_USAGE;
         } else if (c == 'r') {
             root = optarg;
+        } else if (c == 'm') {
+            char *end;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || v == 0 || v > 10000000)
+                return sl_cli_usage_error("build",
+                                          "--max-objects needs a number from 1 to 10000000");
+            ropts.max_objects = (size_t)v;
         } else {
             return sl_cli_usage_error("build", "unknown option");
         }
