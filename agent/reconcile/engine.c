@@ -20,11 +20,12 @@ struct run {
     const struct sl_rc_opts *o;
     struct sl_rc_result *res;
     struct sl_state *st;
-    json_t *kinds;    /* "apiVersion kind" -> true (namespaced) / false / null (unknown) */
-    json_t *deferred; /* "apiVersion kind" -> true: defined by a CRD of this set */
-    char selector[512];
-    char cur_source[128]; /* the source revision seen at the start */
-    bool unhealthy;       /* the last failure was health (or settle), not the transport */
+    json_t *kinds;            /* "apiVersion kind" -> true (namespaced) / false / null (unknown) */
+    json_t *deferred;         /* "apiVersion kind" -> true: defined by a CRD of this set */
+    char selector[512];       /* owner labels of this environment */
+    char agent_selector[512]; /* this agent (cluster-scoped kinds: shared objects) */
+    char cur_source[128];     /* the source revision seen at the start */
+    bool unhealthy;           /* the last failure was health (or settle), not the transport */
 };
 
 const char *sl_rc_phase_name(enum sl_rc_phase p)
@@ -123,14 +124,14 @@ json_t *sl_rc_result_to_json(const struct sl_rc_result *r)
         json_array_append_new(objs, json_pack("{s:s, s:s, s:s, s:s}", "object", x->id, "action",
                                               x->action, "health", x->health, "detail", x->detail));
     }
-    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:i, "
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:i, "
                   "s:b, s:I, s:s, s:s, s:o}",
                   "result", sl_result_name(r->result), "revision", r->revision, "target", r->target,
                   "ref", r->ref, "failedRevision", r->failed_revision, "digest", r->digest,
                   "counts", "created", (int)r->created, "updated", (int)r->updated, "unchanged",
                   (int)r->unchanged, "pruned", (int)r->pruned, "drifted", (int)r->drifted, "kept",
-                  (int)r->kept, "failed", (int)r->failed, "writes", (int)r->writes,
-                  "driftReportedOnly", r->drift_reported_only, "durationMs",
+                  (int)r->kept, "failed", (int)r->failed, "shared", (int)r->shared, "writes",
+                  (int)r->writes, "driftReportedOnly", r->drift_reported_only, "durationMs",
                   (json_int_t)r->duration_ms, "health", r->health, "message", r->message, "objects",
                   objs != NULL ? objs : json_array());
     return o;
@@ -300,13 +301,16 @@ static int list_live(struct run *r, const struct sl_objlist *objs, const struct 
         size_t i;
         json_t *e;
 
-        if (kind_scope(r, api, kind, &kerr) < 0) {
+        int scope = kind_scope(r, api, kind, &kerr);
+
+        if (scope < 0) {
             if (kerr.code == SL_ENOTFOUND)
                 continue; /* not served (yet): nothing of it is live */
             sl_error_set(err, kerr.code, "%s", kerr.msg);
             goto done;
         }
-        if (r->cl->ops->list(r->cl->ctx, api, kind, NULL, r->selector, &items, err) != 0) {
+        if (r->cl->ops->list(r->cl->ctx, api, kind, NULL,
+                             scope == 0 ? r->agent_selector : r->selector, &items, err) != 0) {
             sl_error_wrap(err, "list %s", kind);
             goto done;
         }
@@ -817,6 +821,9 @@ static void record_plan(struct run *r, const struct sl_plan *plan)
         case SL_ACT_KEEP:
             r->res->kept++;
             break;
+        case SL_ACT_SHARED:
+            r->res->shared++;
+            break;
         default:
             break;
         }
@@ -826,7 +833,7 @@ static void record_plan(struct run *r, const struct sl_plan *plan)
 static void reset_counts(struct sl_rc_result *res)
 {
     res->created = res->updated = res->unchanged = res->pruned = res->drifted = res->kept =
-            res->failed = 0;
+            res->failed = res->shared = 0;
     res->nobjects = 0;
 }
 
@@ -1153,8 +1160,14 @@ int sl_reconcile_env(const struct sl_config *cfg, const struct sl_env_config *en
                      const struct sl_cluster *cluster, const struct sl_desired *desired,
                      const struct sl_rc_opts *opts, struct sl_rc_result *res, struct sl_error *err)
 {
-    struct run r = {cfg,  env,           cluster,       desired, opts, res,
-                    NULL, json_object(), json_object(), {0},     {0},  false};
+    struct run r = {.cfg = cfg,
+                    .env = env,
+                    .cl = cluster,
+                    .ds = desired,
+                    .o = opts,
+                    .res = res,
+                    .kinds = json_object(),
+                    .deferred = json_object()};
     struct sl_control ctl = {0};
     struct sl_objlist objs = SL_OBJLIST_INIT;
     struct sl_error aerr = SL_ERROR_INIT;
@@ -1168,6 +1181,8 @@ int sl_reconcile_env(const struct sl_config *cfg, const struct sl_env_config *en
     memset(res, 0, sizeof(*res));
     snprintf(r.selector, sizeof(r.selector), "%s=%s,%s=%s,%s=%s", SL_LABEL_MANAGED_BY,
              SL_LABEL_MANAGED_VALUE, SL_LABEL_AGENT, opts->agent, SL_LABEL_ENV, env->name);
+    snprintf(r.agent_selector, sizeof(r.agent_selector), "%s=%s,%s=%s", SL_LABEL_MANAGED_BY,
+             SL_LABEL_MANAGED_VALUE, SL_LABEL_AGENT, opts->agent);
     if (r.kinds == NULL || r.deferred == NULL) {
         sl_error_set(err, SL_ENOMEM, "out of memory");
         goto out;
@@ -1377,8 +1392,14 @@ int sl_reconcile_plan(const struct sl_config *cfg, const struct sl_env_config *e
                       struct sl_plan *plan, char **revision_out, struct sl_error *err)
 {
     struct sl_rc_result res;
-    struct run r = {cfg,  env,           cluster,       desired, opts, &res,
-                    NULL, json_object(), json_object(), {0},     {0},  false};
+    struct run r = {.cfg = cfg,
+                    .env = env,
+                    .cl = cluster,
+                    .ds = desired,
+                    .o = opts,
+                    .res = &res,
+                    .kinds = json_object(),
+                    .deferred = json_object()};
     char *cur = NULL, *ref = NULL;
     int rc = -1;
 
@@ -1387,6 +1408,8 @@ int sl_reconcile_plan(const struct sl_config *cfg, const struct sl_env_config *e
     *revision_out = NULL;
     snprintf(r.selector, sizeof(r.selector), "%s=%s,%s=%s,%s=%s", SL_LABEL_MANAGED_BY,
              SL_LABEL_MANAGED_VALUE, SL_LABEL_AGENT, opts->agent, SL_LABEL_ENV, env->name);
+    snprintf(r.agent_selector, sizeof(r.agent_selector), "%s=%s,%s=%s", SL_LABEL_MANAGED_BY,
+             SL_LABEL_MANAGED_VALUE, SL_LABEL_AGENT, opts->agent);
     if (sl_state_load(cfg->state_dir, env->name, &r.st, err) != 0)
         goto done;
     if (revision == NULL) {

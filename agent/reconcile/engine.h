@@ -123,6 +123,7 @@ struct sl_rc_result {
     char failed_revision[128]; /* when rolled back: what failed */
     char digest[SL_DIGEST_LEN];
     unsigned created, updated, unchanged, pruned, drifted, kept, failed;
+    unsigned shared; /* cluster-scoped objects left to the environment owning them */
     unsigned writes; /* apply and delete requests that were not dry runs */
     bool drift_reported_only;
     int64_t duration_ms;

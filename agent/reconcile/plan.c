@@ -1,6 +1,7 @@
 #include "plan.h"
 
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,8 @@ const char *sl_action_name(enum sl_action_type t)
         return "keep";
     case SL_ACT_GONE:
         return "gone";
+    case SL_ACT_SHARED:
+        return "shared";
     }
     return "?";
 }
@@ -636,6 +639,32 @@ static bool namespace_prunable(const char *ns, const struct sl_plan *plan, const
     return true;
 }
 
+/* snprintf that may truncate on purpose (reasons are informational). */
+static void reasonf(char *dst, size_t n, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void reasonf(char *dst, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, n, fmt, ap);
+    va_end(ap);
+}
+
+/* The environment owning live when it is another environment of the same agent. */
+static const char *shared_owner(const json_t *live, const struct sl_plan_opts *opts)
+{
+    const json_t *labels = json_object_get(json_object_get(live, "metadata"), "labels");
+    const char *m = json_string_value(json_object_get(labels, SL_LABEL_MANAGED_BY));
+    const char *a = json_string_value(json_object_get(labels, SL_LABEL_AGENT));
+    const char *e = json_string_value(json_object_get(labels, SL_LABEL_ENV));
+
+    if (live == NULL || m == NULL || a == NULL || e == NULL ||
+        strcmp(m, SL_LABEL_MANAGED_VALUE) != 0 || strcmp(a, opts->agent) != 0 ||
+        strcmp(e, opts->env) == 0)
+        return NULL;
+    return e;
+}
+
 int sl_plan_build(struct sl_plan *plan, const struct sl_objlist *desired, const json_t *live,
                   const struct sl_inventory *inv, const struct sl_plan_opts *opts,
                   struct sl_error *err)
@@ -660,12 +689,11 @@ int sl_plan_build(struct sl_plan *plan, const struct sl_objlist *desired, const 
         sl_ref_release(&r);
         json_object_set(live_idx, key, (json_t *)(uintptr_t)e);
     }
-    if (sl_set_digest(desired, plan->digest, err) != 0)
-        goto done;
     for (i = 0; i < desired->n; i++) {
         const struct sl_object *o = &desired->items[i];
         struct sl_action *a;
         char key[768], digest[SL_DIGEST_LEN], id[300], where[300];
+        const char *shared;
         json_t *l;
         long at;
 
@@ -686,6 +714,17 @@ int sl_plan_build(struct sl_plan *plan, const struct sl_objlist *desired, const 
             goto done;
         }
         json_object_set_new(desired_idx, key, json_true());
+        l = json_object_get(live_idx, key);
+        shared = a->ref.ns[0] == '\0' ? shared_owner(l, opts) : NULL;
+        if (shared != NULL) {
+            /*
+             * A cluster-scoped object (a CRD) that several environments render: the
+             * first one to apply it keeps it, the others leave its owner label alone
+             * so that environments do not take it from each other on every run.
+             */
+            json_t *labels = json_object_get(json_object_get(o->json, "metadata"), "labels");
+            json_object_set_new(labels, SL_LABEL_ENV, json_string(shared));
+        }
         if (sl_object_digest(o->json, digest, err) != 0)
             goto done;
         a->ref.digest = strdup(digest);
@@ -697,7 +736,6 @@ int sl_plan_build(struct sl_plan *plan, const struct sl_objlist *desired, const 
         a->origin = &o->origin;
         a->secret = o->secret || strcmp(a->ref.kind, "Secret") == 0;
         a->stage = sl_kind_stage(a->ref.kind);
-        l = json_object_get(live_idx, key);
         at = sl_inventory_find(inv, a->ref.group, a->ref.kind, a->ref.ns, a->ref.name);
         if (l == NULL) {
             a->type = SL_ACT_CREATE;
@@ -709,7 +747,19 @@ int sl_plan_build(struct sl_plan *plan, const struct sl_objlist *desired, const 
             const char *known = at >= 0 ? inv->items[at].digest : NULL;
             bool same =
                     sl_plan_compare(o->json, l, opts->field_manager, a->reason, sizeof(a->reason));
-            if (known != NULL && strcmp(known, digest) != 0) {
+            if (shared != NULL && same) {
+                a->type = SL_ACT_UNCHANGED;
+                snprintf(a->reason, sizeof(a->reason), "shared, owned by environment %s", shared);
+                plan->nunchanged++;
+            } else if (shared != NULL) {
+                char diffat[256];
+                memcpy(diffat, a->reason, sizeof(diffat));
+                a->type = SL_ACT_SHARED;
+                reasonf(a->reason, sizeof(a->reason),
+                        "owned by environment %s, which renders it differently (%s): not applied",
+                        shared, diffat);
+                plan->nshared++;
+            } else if (known != NULL && strcmp(known, digest) != 0) {
                 a->type = SL_ACT_UPDATE;
                 snprintf(a->reason, sizeof(a->reason), "changed in git");
                 plan->nupdate++;
@@ -792,6 +842,8 @@ int sl_plan_build(struct sl_plan *plan, const struct sl_objlist *desired, const 
     }
     if (plan->n > 1)
         qsort(plan->items, plan->n, sizeof(plan->items[0]), cmp_actions);
+    if (sl_set_digest(desired, plan->digest, err) != 0)
+        goto done;
     rc = 0;
 done:
     if (rc != 0)

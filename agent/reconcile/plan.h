@@ -19,6 +19,11 @@
  *   sluice.dev/environment: <environment>
  * Keep annotation: sluice.dev/prune: disabled (never pruned).
  * Recreate annotation: sluice.dev/force: enabled (recreate on an immutable-field error).
+ *
+ * A cluster-scoped object that several environments of the same agent render (a CRD in a
+ * shared base) belongs to the first environment that applied it: the others never write
+ * it (SL_ACT_SHARED when their version differs, unchanged when it is the same) and never
+ * prune it, so environments do not take it from each other on every run.
  */
 #ifndef SL_RECONCILE_PLAN_H
 #define SL_RECONCILE_PLAN_H
@@ -49,6 +54,7 @@ enum sl_action_type {
     SL_ACT_PRUNE,     /* left git, owned by sluice: delete */
     SL_ACT_KEEP,      /* left git, but a safety rule keeps it (reason says which) */
     SL_ACT_GONE,      /* left git and already gone from the cluster: drop from inventory */
+    SL_ACT_SHARED,    /* desired, but owned by another environment and different: not applied */
 };
 
 struct sl_action {
@@ -66,7 +72,7 @@ struct sl_plan {
     struct sl_action *items;
     size_t n, cap;
     char digest[SL_DIGEST_LEN]; /* of the whole desired set */
-    unsigned ncreate, nupdate, ndrift, nunchanged, nprune, nkeep, ngone;
+    unsigned ncreate, nupdate, ndrift, nunchanged, nprune, nkeep, ngone, nshared;
 };
 
 struct sl_plan_opts {
@@ -109,9 +115,10 @@ bool sl_plan_compare(const json_t *desired, const json_t *live, const char *fiel
                      char *reason, size_t reasonlen);
 
 /*
- * Build the plan. desired: prepared objects; live: JSON array of live objects (any order;
- * objects not owned by sluice are ignored for prune decisions except as namespace
- * contents); inv: the inventory. Fails on duplicate desired objects.
+ * Build the plan. desired: prepared objects (the environment label of shared
+ * cluster-scoped objects is rewritten in place, see above); live: JSON array of live objects (any
+ * order; objects not owned by sluice are ignored for prune decisions except as namespace contents);
+ * inv: the inventory. Fails on duplicate desired objects.
  */
 int sl_plan_build(struct sl_plan *plan, const struct sl_objlist *desired, const json_t *live,
                   const struct sl_inventory *inv, const struct sl_plan_opts *opts,
