@@ -166,6 +166,9 @@ void ks_sim_notify(struct ks_state *st, const struct ks_resource *r, const char 
 void *ks_sim_thread(void *arg);
 void ks_default_object(struct ks_state *st, const struct ks_resource *r, json_t *obj);
 
+/* proto.c: the protobuf bodies of kubectl's imperative generators */
+json_t *ks_proto_decode(const char *body, size_t len, char *err, size_t errlen);
+
 /* table.c: server-side printing for kubectl get */
 bool ks_wants_table(const char *accept);
 json_t *ks_table(const struct ks_resource *r, const json_t *items, const json_t *list_meta,

@@ -1392,13 +1392,12 @@ static void do_write(struct ks_state *st, const struct ks_resource *r, const cha
     err[0] = 0;
     json_t *body = NULL;
     if (rq->content_type && strstr(rq->content_type, "protobuf")) {
-        /* kubesim speaks JSON only; clients fall back on 415 as with a CRD. */
-        ks_reply_status(out, 415, "UnsupportedMediaType",
-                        "the body of the request was in an unknown format - accepted media "
-                        "types include: application/json, application/yaml");
-        return;
-    }
-    if (strcmp(rq->method, "DELETE") != 0) {
+        body = ks_proto_decode(rq->body, rq->body_len, err, sizeof err);
+        if (!body) {
+            ks_reply_status(out, 415, "UnsupportedMediaType", "%s", err);
+            return;
+        }
+    } else if (strcmp(rq->method, "DELETE") != 0) {
         body = parse_body(rq, err, sizeof err);
         if (!body) {
             ks_reply_status(out, 400, "BadRequest", "error decoding request body: %s", err);

@@ -171,6 +171,18 @@ def run(tmp):
     check(rc == 0 and "deployments.apps" in out and "customresourcedefinitions.apiextensions.k8s.io" in out,
           "kubectl api-resources (aggregated discovery)", err)
 
+    # --- imperative generators (protobuf bodies) -----------------------------------
+    rc, out, err = c.kubectl("create", "namespace", "imperative")
+    rc2, out2, err2 = c.kubectl("-n", "imperative", "create", "configmap", "gen", "--from-literal=k=v")
+    rc3, out3, err3 = c.kubectl("-n", "imperative", "create", "secret", "generic", "sec", "--from-literal=pw=hunter2")
+    cmg = c.get("-n", "imperative", "configmap", "gen")
+    sec = c.get("-n", "imperative", "secret", "sec")
+    check(rc == 0 and rc2 == 0 and rc3 == 0 and cmg and cmg["data"] == {"k": "v"}
+          and sec and sec["data"] == {"pw": "aHVudGVyMg=="}, "kubectl create namespace/configmap/secret",
+          err + err2 + err3)
+    rc, out, err = c.kubectl("get", "namespace", "imperative")
+    check(rc == 0 and "STATUS" in out and "Active" in out, "kubectl get prints the server's table columns", out + err)
+
     # --- apply every environment --------------------------------------------------
     envs = sorted(e for e in os.listdir(os.path.join(SRC, "environments"))
                   if os.path.exists(os.path.join(SRC, "environments", e, "kustomization.yaml")) and e != "base")
