@@ -44,6 +44,8 @@ const char sl_usage_check[] =
         "  -m, --mode MODE      evaluate every environment in MODE (enforce or warn)\n"
         "                       instead of its configured policy mode\n"
         "      --no-unseal      do not decrypt SealedSecrets (for CI without identities)\n"
+        "      --list-rules     print the rules that would be evaluated (id, severity,\n"
+        "                       action, file) and exit\n"
         "  -o, --output FORMAT  text (default) or json\n\n"
         "Exit status: 0 nothing blocks, 1 a blocking violation in an environment in\n"
         "enforce mode or an error (configuration, policies, render, unseal), 2 usage.\n";
@@ -56,6 +58,7 @@ struct check_opts {
     size_t ndirs;
     int mode; /* -1: as configured */
     bool no_unseal;
+    bool list;
     enum sl_output fmt;
 };
 
@@ -146,15 +149,51 @@ static void print_summary(const struct sl_env_config *env, const struct sl_polic
         printf(", %zu exception%s\n", rep->nexcepted, rep->nexcepted == 1 ? "" : "s");
 }
 
+static int list_rules(const struct sl_policy_set *set, enum sl_output fmt)
+{
+    json_t *rules = sl_policy_set_json(set);
+    struct sl_table t;
+    static const char *const hdr[] = {"rule", "severity", "action", "source"};
+    size_t i;
+    json_t *r;
+
+    if (rules == NULL)
+        return SL_EXIT_FAIL;
+    if (fmt == SL_OUT_JSON) {
+        int rc = sl_cli_print_json(rules) == 0 ? SL_EXIT_OK : SL_EXIT_FAIL;
+        json_decref(rules);
+        return rc;
+    }
+    sl_table_init(&t, 4, hdr);
+    json_array_foreach(rules, i, r)
+    {
+        char src[1200];
+        const char *row[4];
+        bool on = json_is_true(json_object_get(r, "enabled"));
+        snprintf(src, sizeof(src), "%s:%d", json_string_value(json_object_get(r, "file")),
+                 (int)json_integer_value(json_object_get(r, "line")));
+        row[0] = json_string_value(json_object_get(r, "id"));
+        row[1] = on ? json_string_value(json_object_get(r, "severity")) : "-";
+        row[2] = on ? json_string_value(json_object_get(r, "action")) : "off";
+        row[3] = src;
+        sl_table_add(&t, row);
+    }
+    sl_table_print(&t, stdout);
+    sl_table_release(&t);
+    json_decref(rules);
+    return SL_EXIT_OK;
+}
+
 static int parse_args(int argc, char **argv, struct check_opts *o, const char **config)
 {
-    enum { OPT_NO_UNSEAL = 1000 };
+    enum { OPT_NO_UNSEAL = 1000, OPT_LIST };
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"repo", required_argument, NULL, 'r'},
                                          {"env", required_argument, NULL, 'e'},
                                          {"policies", required_argument, NULL, 'p'},
                                          {"mode", required_argument, NULL, 'm'},
                                          {"no-unseal", no_argument, NULL, OPT_NO_UNSEAL},
+                                         {"list-rules", no_argument, NULL, OPT_LIST},
                                          {"output", required_argument, NULL, 'o'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -184,6 +223,9 @@ static int parse_args(int argc, char **argv, struct check_opts *o, const char **
         case OPT_NO_UNSEAL:
             o->no_unseal = true;
             break;
+        case OPT_LIST:
+            o->list = true;
+            break;
         case 'o':
             if (sl_cli_parse_output("check", optarg, 1u << SL_OUT_TEXT | 1u << SL_OUT_JSON,
                                     &o->fmt) != 0)
@@ -200,7 +242,7 @@ static int parse_args(int argc, char **argv, struct check_opts *o, const char **
 
 int sl_cmd_check(int argc, char **argv)
 {
-    struct check_opts o = {".", NULL, 0, NULL, 0, -1, false, SL_OUT_TEXT};
+    struct check_opts o = {".", NULL, 0, NULL, 0, -1, false, false, SL_OUT_TEXT};
     struct sl_diags diags = SL_DIAGS_INIT;
     struct sl_error err = SL_ERROR_INIT;
     struct sl_config *cfg = NULL;
@@ -244,6 +286,10 @@ int sl_cmd_check(int argc, char **argv)
             fprintf(stderr, "%s\n", diags.msgs[i]);
         if (diags.n == 0)
             fprintf(stderr, "sluice: %s\n", err.msg);
+        goto done;
+    }
+    if (o.list) {
+        rc = list_rules(set, o.fmt);
         goto done;
     }
 #ifdef SL_CHECK_HAVE_SECRETS

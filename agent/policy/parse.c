@@ -1191,6 +1191,24 @@ size_t sl_policy_set_count(const struct sl_policy_set *set)
     return n;
 }
 
+json_t *sl_policy_set_json(const struct sl_policy_set *set)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr != NULL && i < set->n; i++) {
+        const struct rule *r = &set->rules[i];
+        json_t *o = json_pack("{s:s, s:s?, s:s, s:s, s:b, s:s?, s:i}", "id", r->id, "description",
+                              r->description, "severity", sl_policy_severity_name(r->severity),
+                              "action", r->action == ACTION_WARN ? "warn" : "deny", "enabled",
+                              r->enabled, "file", r->file, "line", r->line);
+        if (o == NULL || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
 const char *sl_policy_rule_id(const struct sl_policy_set *set, size_t i)
 {
     return i < set->n ? set->rules[i].id : NULL;

@@ -114,6 +114,8 @@ int sl_policy_set_load(struct sl_policy_set **out, const char *const *dirs, size
                        const struct sl_config *cfg, struct sl_diags *diags, struct sl_error *err);
 
 size_t sl_policy_set_count(const struct sl_policy_set *set); /* enabled rules */
+/* [{id, description, severity, action, enabled, file, line}] in evaluation order. */
+json_t *sl_policy_set_json(const struct sl_policy_set *set);
 const char *sl_policy_rule_id(const struct sl_policy_set *set, size_t i);
 
 /*

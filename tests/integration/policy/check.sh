@@ -187,6 +187,14 @@ expect_rc 1 "site rule from policies.dirs applies" "$SLUICE" check --config "$wo
 expect_out "site rule reported" "site.team-label: Deployment shop-prod/api has no team label"
 expect_no_out "disabled shipped rule is off" "restricted.run-as-non-root"
 expect_no_out "environment match: not in stage" "shop-stage/api has no team label"
+expect_rc 0 "--list-rules" "$SLUICE" check --config "$work/site.yaml" --list-rules
+if grep -Eq "^restricted.run-as-non-root +- +off +$work/site/site.yaml:4\$" "$work/out" &&
+    grep -Eq "^site.team-label +low +deny +$work/site/site.yaml:6\$" "$work/out" &&
+    grep -Eq "^baseline.privileged +critical +deny +.*/baseline.yaml:[0-9]+\$" "$work/out"; then
+    pass "--list-rules shows overrides and their source"; else fail "--list-rules"; cat "$work/out"; fi
+expect_rc 0 "--list-rules json" "$SLUICE" check --config "$work/site.yaml" --list-rules -o json
+if python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert len(r)==32 and sum(x["enabled"] for x in r)==30, len(r)' "$work/out"; then
+    pass "--list-rules json counts"; else fail "--list-rules json"; fi
 expect_rc 0 "--policies replaces the shipped set" \
     "$SLUICE" check --config "$work/sluice.yaml" --repo "$repo" --policies "$work/site" --env stage
 expect_out "only the site rules" "stage (enforce): 18 objects, 1 rule: no violations"
