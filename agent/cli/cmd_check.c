@@ -78,7 +78,14 @@ static bool env_selected(const struct check_opts *o, const char *name)
     return false;
 }
 
-static void release_objs(struct sl_objlist *objs);
+/* Unsealed values are wiped before the memory is freed. */
+static void release_objs(struct sl_objlist *objs)
+{
+#ifdef SL_CHECK_HAVE_SECRETS
+    sl_objlist_wipe_secrets(objs);
+#endif
+    sl_objlist_release(objs);
+}
 
 /* Render and unseal one environment into objs; tree is the repository directory. */
 static int build_env(struct sl_tree *tree, const struct sl_env_config *env, const check_ids *ids,
@@ -124,14 +131,6 @@ static int check_env(const struct check_opts *o, const struct sl_env_config *env
     release_objs(&objs);
     sl_tree_free(tree);
     return n;
-}
-
-static void release_objs(struct sl_objlist *objs)
-{
-#ifdef SL_CHECK_HAVE_SECRETS
-    sl_objlist_wipe_secrets(objs);
-#endif
-    sl_objlist_release(objs);
 }
 
 static void print_summary(const struct sl_env_config *env, const struct sl_policy_report *rep)
