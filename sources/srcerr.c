@@ -5,6 +5,8 @@
 #include "srcerr.h"
 
 static int vset(struct ssrc_error *e, enum ssrc_code code, const char *fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
+static int vset(struct ssrc_error *e, enum ssrc_code code, const char *fmt, va_list ap)
 {
     int n;
 
