@@ -596,6 +596,123 @@ static json_t *immutable_violations(const struct ks_resource *r, const json_t *l
     return causes;
 }
 
+static bool valid_label_value(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0)
+        return true;
+    if (n > 63 || !isalnum((unsigned char)v[0]) || !isalnum((unsigned char)v[n - 1]))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)v[i]) && v[i] != '-' && v[i] != '_' && v[i] != '.')
+            return false;
+    }
+    return true;
+}
+
+static void check_podspec(const json_t *ps, const char *at, json_t *causes)
+{
+    char f[512], m[512];
+    json_t *cs = json_object_get(ps, "containers");
+    if (json_array_size(cs) == 0) {
+        snprintf(f, sizeof f, "%s.containers", at);
+        json_array_append_new(causes, cause("FieldValueRequired", f, "Required value"));
+        return;
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(cs, i, c)
+    {
+        static const char *const req[] = {"name", "image", NULL};
+        for (size_t k = 0; req[k]; k++) {
+            const char *v = json_string_value(json_object_get(c, req[k]));
+            if (!v || !*v) {
+                snprintf(f, sizeof f, "%s.containers[%zu].%s", at, i, req[k]);
+                snprintf(m, sizeof m, "Required value");
+                json_array_append_new(causes, cause("FieldValueRequired", f, m));
+            }
+        }
+    }
+}
+
+/* The validation a client meets most often; returns causes or NULL. */
+static json_t *validate(const struct ks_resource *r, const json_t *obj)
+{
+    json_t *causes = json_array();
+    char f[512], m[1024];
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(json_object_get(obj, "metadata"), "labels"), k, v)
+    {
+        const char *s = json_string_value(v);
+        if (!s || !valid_label_value(s)) {
+            snprintf(f, sizeof f, "metadata.labels");
+            snprintf(m, sizeof m,
+                     "Invalid value: \"%.200s\": a valid label must be an empty string or "
+                     "consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+                     "with an alphanumeric character",
+                     s ? s : "");
+            json_array_append_new(causes, cause("FieldValueInvalid", f, m));
+        }
+    }
+    json_t *spec = json_object_get(obj, "spec");
+    if (!r->crd && strcmp(r->group, "apps") == 0) {
+        json_t *sel = json_object_get(spec, "selector");
+        json_t *tl = json_object_get(json_object_get(json_object_get(spec, "template"), "metadata"),
+                                     "labels");
+        if (!json_is_object(sel)) {
+            json_array_append_new(causes,
+                                  cause("FieldValueRequired", "spec.selector", "Required value"));
+        } else {
+            json_object_foreach(json_object_get(sel, "matchLabels"), k, v)
+            {
+                if (!json_equal(json_object_get(tl, k), v)) {
+                    json_array_append_new(causes, cause("FieldValueInvalid",
+                                                        "spec.template.metadata.labels",
+                                                        "Invalid value: `selector` does not "
+                                                        "match template `labels`"));
+                    break;
+                }
+            }
+        }
+        check_podspec(json_object_get(json_object_get(spec, "template"), "spec"),
+                      "spec.template.spec", causes);
+    } else if (!r->crd && strcmp(r->group, "batch") == 0 && strcmp(r->kind, "Job") == 0) {
+        check_podspec(json_object_get(json_object_get(spec, "template"), "spec"),
+                      "spec.template.spec", causes);
+    } else if (!r->crd && !r->group[0] && strcmp(r->kind, "Pod") == 0) {
+        check_podspec(spec, "spec", causes);
+    } else if (!r->crd && !r->group[0] && strcmp(r->kind, "Service") == 0) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(spec, "ports"), i, p)
+        {
+            json_int_t port = json_integer_value(json_object_get(p, "port"));
+            if (port < 1 || port > 65535) {
+                snprintf(f, sizeof f, "spec.ports[%zu].port", i);
+                json_array_append_new(causes, cause("FieldValueInvalid", f,
+                                                    "Invalid value: must be between 1 and 65535, "
+                                                    "inclusive"));
+            }
+        }
+    } else if (strcmp(r->group, "apiextensions.k8s.io") == 0) {
+        const char *g = json_string_value(json_object_get(spec, "group"));
+        const char *pl =
+                json_string_value(json_object_get(json_object_get(spec, "names"), "plural"));
+        const char *name = meta_str(obj, "name");
+        snprintf(m, sizeof m, "%s.%s", pl ? pl : "", g ? g : "");
+        if (!g || !pl || !name || strcmp(name, m) != 0)
+            json_array_append_new(causes, cause("FieldValueInvalid", "metadata.name",
+                                                "Invalid value: must be spec.names.plural+\".\"+"
+                                                "spec.group"));
+    }
+    if (json_array_size(causes) == 0) {
+        json_decref(causes);
+        return NULL;
+    }
+    return causes;
+}
+
 static json_t *ns_object(struct ks_state *st, const char *ns)
 {
     const struct ks_resource *nsr = ks_find_resource(st, "", "v1", "namespaces");
@@ -669,6 +786,12 @@ static void commit(struct ks_state *st, const struct ks_resource *r, const char 
     ks_default_object(st, r, obj);
     if (!r->has_status && !r->crd)
         json_object_del(obj, "status");
+    json_t *vcauses = validate(r, obj);
+    if (vcauses) {
+        invalid(out, r, name ? name : "", vcauses);
+        json_decref(obj);
+        return;
+    }
 
     if (live && ks_equal_ignoring_times(live, obj)) {
         json_decref(obj);

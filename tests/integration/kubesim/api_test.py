@@ -191,6 +191,21 @@ def run(tmp):
                             "metadata": {"name": "s1"}, "stringData": {"k": "hello"}})
     check(code == 201 and body.get("data") == {"k": "aGVsbG8="} and "stringData" not in body, "Secret stringData folded into data", body)
 
+    # --- validation ---------------------------------------------------------------------------------------
+    bad = workload("Deployment", "invalid", "img:1")
+    bad["spec"]["selector"]["matchLabels"] = {"app": "other"}
+    del bad["spec"]["template"]["spec"]["containers"][0]["image"]
+    code, body, _ = c.apply("/apis/apps/v1/namespaces/default/deployments/invalid", bad)
+    fields = sorted(x["field"] for x in body.get("details", {}).get("causes", []))
+    check(code == 422 and body["reason"] == "Invalid" and fields == ["spec.template.metadata.labels", "spec.template.spec.containers[0].image"],
+          "invalid Deployment: 422 naming selector/labels and the missing image", body)
+    badl = cm("badlabel")
+    badl["metadata"]["labels"] = {"x": "not ok!"}
+    code, body, _ = c.apply("/api/v1/namespaces/default/configmaps/badlabel", badl)
+    check(code == 422 and body["details"]["causes"][0]["field"] == "metadata.labels", "invalid label value: 422", body)
+    code, body, _ = c.apply("/api/v1/namespaces/default/configmaps/Bad_Name", cm("Bad_Name"))
+    check(code == 422 and body["details"]["causes"][0]["field"] == "metadata.name", "invalid name: 422", body)
+
     # --- watch --------------------------------------------------------------------------------------------
     code, lst, _ = c.req("GET", "/api/v1/namespaces/default/configmaps")
     rv = lst["metadata"]["resourceVersion"]
