@@ -79,6 +79,8 @@ int sl_cmd_run(int argc, char **argv)
             sl_cli_fail(&err);
     }
     sl_diags_release(&diags);
-    curl_global_cleanup();
+    /* After a stop timeout the worker may still be inside libcurl: leave it to exit. */
+    if (err.code != SL_ETIMEOUT)
+        curl_global_cleanup();
     return rc;
 }

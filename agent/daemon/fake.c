@@ -21,6 +21,7 @@ int sl_fake_reconcile(void *arg, struct sl_daemon_ctx *ctx, const struct sl_env_
     json_t *root = NULL, *e;
     const char *result;
     json_int_t sleep_ms;
+    bool ignore_stop;
     int rc = -1;
 
     if (sl_file_read(&data, arg, 1 << 20, err) != 0)
@@ -54,9 +55,10 @@ int sl_fake_reconcile(void *arg, struct sl_daemon_ctx *ctx, const struct sl_env_
     }
     /* A slow apply: stop at a safe point when the daemon is stopping. */
     sleep_ms = json_integer_value(json_object_get(e, "sleepMs"));
+    ignore_stop = json_is_true(json_object_get(e, "ignoreStop"));
     while (sleep_ms > 0) {
         struct timespec ts = {0, 20 * 1000000L};
-        if (sl_daemon_ctx_stopping(ctx) || *sl_daemon_ctx_cancel_flag(ctx) != 0) {
+        if (!ignore_stop && (sl_daemon_ctx_stopping(ctx) || *sl_daemon_ctx_cancel_flag(ctx) != 0)) {
             res->outcome = SL_RUN_CANCELED;
             rc = 0;
             goto done;

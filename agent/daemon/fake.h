@@ -11,7 +11,8 @@
  * result is one of unchanged, applied, rolled_back, failed, denied; failed
  * returns -1 with "error". An environment missing from the file is
  * unchanged. A sleep is cut short at the daemon's stop request (a safe
- * point), which yields the result canceled.
+ * point), which yields the result canceled, unless "ignoreStop" is true (a
+ * run that never reaches a safe point, to test daemon.stopTimeout).
  */
 #ifndef SL_FAKE_H
 #define SL_FAKE_H

@@ -348,6 +348,26 @@ environments:
     check(not os.path.exists(os.path.join(state, "control.sock")), "control socket removed")
     check("s3cret" not in logtext() and gh_secret not in logtext() and ci_secret not in logtext(),
           "no secret in the log")
+
+    # A run that never reaches a safe point: the daemon gives up after stopTimeout (3 s).
+    write_config()
+    write_fake({"dev": {"result": "applied", "sleepMs": 60000, "ignoreStop": True}})
+    log2 = os.path.join(tmp, "daemon2.log")
+    p2 = subprocess.Popen([SLUICE, "run", "--config", cfg, "--fake-reconcile", fake],
+                          stderr=open(log2, "w"))
+    procs.append(p2)
+    check(wait_for(lambda: "msg=started" in open(log2).read()), "daemon restarted")
+    time.sleep(0.5)
+    t = time.monotonic()
+    p2.send_signal(signal.SIGTERM)
+    try:
+        rc = p2.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        rc = None
+    took = time.monotonic() - t
+    check(rc == 1 and 2.5 < took < 6, "stop timeout: exit 1 after %.1fs (rc=%s)" % (took, rc))
+    check("stop timeout" in open(log2).read(), "stop timeout logged")
+
     notify.stop = True
     recv.shutdown()
     if not failures:
