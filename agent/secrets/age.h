@@ -67,6 +67,9 @@ int sl_identities_add_text(struct sl_identities *ids, const char *text, size_t l
                            const char *name, struct sl_error *err);
 /* Read an identity file (must be private: mode 0600/0400, owned by us) and add its keys. */
 int sl_identities_load_file(struct sl_identities *ids, const char *path, struct sl_error *err);
+/* Every file of a list (the configuration's decryption identities), in order. */
+int sl_identities_load_files(struct sl_identities *ids, char *const *paths, size_t n,
+                             struct sl_error *err);
 /* Add a raw 32-byte X25519 secret key. */
 int sl_identities_add_raw(struct sl_identities *ids, const unsigned char sk[SL_AGE_KEY_LEN],
                           struct sl_error *err);

@@ -237,3 +237,12 @@ done:
     sl_buf_release(&text);
     return rc;
 }
+
+int sl_identities_load_files(struct sl_identities *ids, char *const *paths, size_t n,
+                             struct sl_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (sl_identities_load_file(ids, paths[i], err) != 0)
+            return -1;
+    return 0;
+}

@@ -48,7 +48,12 @@ bool sl_is_sealed_secret(const json_t *obj);
  * secret = true). Stops at nothing: every undecryptable or mis-scoped value
  * is reported in diags (when not NULL) as "origin: Kind ns/name: key \"k\":
  * reason"; the return is -1 with err set to the first problem and a count.
- * On failure every value already unsealed is wiped again.
+ * On failure the data of every object marked secret in the list is wiped
+ * (sl_objlist_wipe_secrets): the list is only good for releasing then.
+ * Call it after every transform that changes namespace or name, and after
+ * the environment's target namespace is set: the scope check uses them.
+ * One call is one "run": values sharing a header are opened with one
+ * X25519 operation (see sl_age_cache).
  */
 int sl_unseal_objects_all(struct sl_objlist *objs, const struct sl_identities *ids,
                           struct sl_diags *diags, struct sl_error *err);
