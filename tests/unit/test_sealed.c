@@ -359,6 +359,42 @@ static void test_bech32(void **state)
     assert_int_equal(sl_recipient_parse(s, &r, &err), -1);
 }
 
+/* BIP173 test vectors (those whose data converts to whole bytes). */
+static void test_bech32_bip173(void **state)
+{
+    static const char *const valid[] = {
+            "A12UEL5L",
+            "a12uel5l",
+            "abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxw",
+            "split1checkupstagehandshakeupstreamerranterredcaperred2y9e3w",
+            "?1ezyfcl",
+    };
+    static const char *const invalid[] = {
+            "\x20"
+            "1nwldj5",       /* HRP character out of range */
+            "pzry9x0s0muk",  /* no separator */
+            "1pzry9x0s0muk", /* empty HRP */
+            "x1b4n0q5v",     /* invalid data character */
+            "li1dgmt3",      /* too short checksum */
+            "A1G7SGD8",      /* checksum calculated with uppercase HRP */
+            "10a06t8",       /* empty HRP */
+            "1qzzfhee",      /* empty HRP */
+            "A12UEL5l",      /* mixed case */
+    };
+    char hrp[128];
+    unsigned char data[128];
+    size_t n;
+
+    for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++)
+        assert_int_equal(sl_bech32_decode(valid[i], strlen(valid[i]), hrp, sizeof(hrp), data,
+                                          sizeof(data), &n),
+                         0);
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
+        assert_int_equal(sl_bech32_decode(invalid[i], strlen(invalid[i]), hrp, sizeof(hrp), data,
+                                          sizeof(data), &n),
+                         -1);
+}
+
 static const char *sealed_yaml(struct sl_buf *out, const char *key2)
 {
     struct sl_sealed_doc d = {0};
@@ -584,6 +620,7 @@ int main(void)
             cmocka_unit_test(test_key_file_permissions),
             cmocka_unit_test(test_identity_text),
             cmocka_unit_test(test_bech32),
+            cmocka_unit_test(test_bech32_bip173),
             cmocka_unit_test(test_merge_minimal_diff),
             cmocka_unit_test(test_reseal_text),
             cmocka_unit_test(test_age_resource),
