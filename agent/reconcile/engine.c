@@ -60,7 +60,8 @@ static void progress(struct run *r, enum sl_rc_phase ph, const char *obj, const 
 
 static bool canceled(const struct run *r)
 {
-    return r->o->cancel != NULL && *r->o->cancel != 0;
+    return (r->o->cancel != NULL && *r->o->cancel != 0) ||
+           (r->o->stopping != NULL && r->o->stopping(r->o->stopping_ctx));
 }
 
 static void sleep_ms(const struct run *r, int64_t ms)

@@ -102,6 +102,9 @@ struct sl_rc_opts {
     /* Check for a newer revision while waiting for health, every this many ms (0: never). */
     int64_t new_revision_check_ms;
     const volatile sig_atomic_t *cancel; /* set by a signal handler: stop at a safe point */
+    /* Or asked by the caller (the daemon's sl_daemon_ctx_stopping); may be NULL. */
+    bool (*stopping)(void *ctx);
+    void *stopping_ctx;
     /* Progress: phase, object id ("Deployment shop/web", may be NULL), action or message. */
     void (*progress)(void *ctx, enum sl_rc_phase phase, const char *object, const char *what);
     void *progress_ctx;

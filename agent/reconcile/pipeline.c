@@ -152,6 +152,11 @@ done:
     return rc;
 }
 
+void sl_pipeline_repoll(struct sl_pipeline *p)
+{
+    p->polled = false;
+}
+
 void sl_pipeline_desired(struct sl_pipeline *p, struct sl_desired *d)
 {
     d->resolve = pl_resolve;

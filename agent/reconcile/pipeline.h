@@ -30,6 +30,9 @@ int sl_pipeline_open(const struct sl_config *cfg, const struct sl_pipeline_opts 
 int sl_pipeline_finish(struct sl_pipeline *p, struct sl_error *err);
 void sl_pipeline_free(struct sl_pipeline *p);
 
+/* Fetch again at the next resolve (a long-running caller, once per round). */
+void sl_pipeline_repoll(struct sl_pipeline *p);
+
 /* Fill d so that the engine uses p (borrowed). */
 void sl_pipeline_desired(struct sl_pipeline *p, struct sl_desired *d);
 

@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,12 +26,40 @@ int sl_rc_load_config(struct sl_config **out, const char *config_path, struct sl
     return rc;
 }
 
+static int open_rest(struct sl_rc_session *s, unsigned flags, const volatile sig_atomic_t *cancel,
+                     struct sl_error *err);
+
 int sl_rc_session_open(struct sl_rc_session *s, const char *config_path, unsigned flags,
                        const volatile sig_atomic_t *cancel, struct sl_error *err)
 {
     memset(s, 0, sizeof(*s));
     if (sl_rc_load_config(&s->cfg, config_path, err) != 0)
         return -1;
+    return open_rest(s, flags, cancel, err);
+}
+
+int sl_rc_session_open_config(struct sl_rc_session *s, const struct sl_config *cfg, unsigned flags,
+                              const volatile sig_atomic_t *cancel, struct sl_error *err)
+{
+    memset(s, 0, sizeof(*s));
+    s->cfg = (struct sl_config *)(uintptr_t)cfg;
+    s->borrowed_cfg = true;
+    return open_rest(s, flags, cancel, err);
+}
+
+void sl_rc_session_new_round(struct sl_rc_session *s)
+{
+#ifdef SLUICE_HAVE_PIPELINE
+    if (s->pipeline != NULL)
+        sl_pipeline_repoll(s->pipeline);
+#else
+    (void)s;
+#endif
+}
+
+static int open_rest(struct sl_rc_session *s, unsigned flags, const volatile sig_atomic_t *cancel,
+                     struct sl_error *err)
+{
     s->opts.agent = s->cfg->name;
     s->opts.field_manager = s->cfg->cluster.field_manager;
     s->opts.force_conflicts = s->cfg->cluster.force_conflicts;
@@ -99,6 +128,7 @@ void sl_rc_session_close(struct sl_rc_session *s)
 #ifdef SLUICE_HAVE_KUBE
     sl_kube_free(s->kube);
 #endif
-    sl_config_free(s->cfg);
+    if (!s->borrowed_cfg)
+        sl_config_free(s->cfg);
     memset(s, 0, sizeof(*s));
 }

@@ -25,7 +25,8 @@ enum {
 };
 
 struct sl_rc_session {
-    struct sl_config *cfg; /* owned */
+    struct sl_config *cfg; /* owned unless opened with sl_rc_session_open_config */
+    bool borrowed_cfg;
     struct sl_kube *kube;
     struct sl_pipeline *pipeline;
     struct sl_cluster cluster;
@@ -36,6 +37,15 @@ struct sl_rc_session {
 /* Load config_path and open what flags ask for. cancel may be NULL. */
 int sl_rc_session_open(struct sl_rc_session *s, const char *config_path, unsigned flags,
                        const volatile sig_atomic_t *cancel, struct sl_error *err);
+/*
+ * Same with a configuration the caller keeps (the daemon): cfg must outlive the session.
+ * A long-running caller calls sl_rc_session_new_round() before each round so that the
+ * source is fetched again.
+ */
+int sl_rc_session_open_config(struct sl_rc_session *s, const struct sl_config *cfg, unsigned flags,
+                              const volatile sig_atomic_t *cancel, struct sl_error *err);
+void sl_rc_session_new_round(struct sl_rc_session *s);
+
 /* Record the source's resolutions (after reconciling). */
 int sl_rc_session_finish(struct sl_rc_session *s, struct sl_error *err);
 void sl_rc_session_close(struct sl_rc_session *s);

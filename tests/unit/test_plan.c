@@ -367,13 +367,51 @@ static void test_namespace_prune(void **s)
     sl_inventory_release(&inv);
 }
 
+static void test_shared_cluster_object(void **s)
+{
+    struct sl_objlist desired = SL_OBJLIST_INIT;
+    struct sl_inventory inv = {0};
+    struct sl_plan plan;
+    struct sl_error err = SL_ERROR_INIT;
+    json_t *live = json_array(), *crd, *labels;
+    static const char *CRD = "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":"
+                             "\"CustomResourceDefinition\",\"metadata\":{\"name\":\"w.x.io\","
+                             "\"labels\":{\"tier\":\"dev\"}},\"spec\":{\"group\":\"x.io\"}}";
+    (void)s;
+    /* applied first by environment prod */
+    crd = J(CRD);
+    assert_int_equal(sl_plan_prepare(crd, "sluice", "prod", &err), 0);
+    json_array_append_new(live, crd);
+    add(&desired, CRD);
+    inv_add(&inv, "apiextensions.k8s.io", "CustomResourceDefinition", "", "w.x.io", NULL);
+    assert_int_equal(sl_plan_build(&plan, &desired, live, &inv, &OPTS, &err), 0);
+    assert_int_equal(find(&plan, "CustomResourceDefinition", "w.x.io")->type, SL_ACT_UNCHANGED);
+    labels = json_object_get(json_object_get(desired.items[0].json, "metadata"), "labels");
+    assert_string_equal(json_string_value(json_object_get(labels, SL_LABEL_ENV)), "prod");
+    sl_plan_release(&plan);
+    /* dev renders it differently: not applied, reported */
+    json_object_set_new(labels, "tier", json_string("other"));
+    assert_int_equal(sl_plan_build(&plan, &desired, live, &inv, &OPTS, &err), 0);
+    assert_int_equal(find(&plan, "CustomResourceDefinition", "w.x.io")->type, SL_ACT_SHARED);
+    assert_non_null(strstr(find(&plan, "CustomResourceDefinition", "w.x.io")->reason, "prod"));
+    assert_int_equal(plan.nshared, 1);
+    sl_plan_release(&plan);
+    /* dev drops it from git: prod's object is not pruned by dev */
+    sl_objlist_release(&desired);
+    assert_int_equal(sl_plan_build(&plan, &desired, live, &inv, &OPTS, &err), 0);
+    assert_int_equal(find(&plan, "CustomResourceDefinition", "w.x.io")->type, SL_ACT_KEEP);
+    sl_plan_release(&plan);
+    sl_inventory_release(&inv);
+    json_decref(live);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_kind_order),      cmocka_unit_test(test_prepare),
             cmocka_unit_test(test_digest),          cmocka_unit_test(test_compare),
             cmocka_unit_test(test_plan_actions),    cmocka_unit_test(test_duplicates),
-            cmocka_unit_test(test_namespace_prune),
+            cmocka_unit_test(test_namespace_prune), cmocka_unit_test(test_shared_cluster_object),
     };
     struct sl_error err = SL_ERROR_INIT;
     if (sl_secmem_init(&err) != 0)
