@@ -46,6 +46,7 @@ struct fail {
     bool have_trail;
     const json_t *value; /* the offending value, NULL when absent */
     const char *message;
+    bool outside; /* the check looked only outside the scope item ($pod/$object) */
 };
 
 /*
@@ -85,6 +86,7 @@ struct ev {
     const struct item *it;
     struct lcache *cache;
     const struct objinfo *all; /* the whole list, for finding indices */
+    size_t base;               /* findings before this check began (another list's) */
 };
 
 static const char *str_or(const json_t *j, const char *def)
@@ -467,6 +469,7 @@ static bool eval_check(const struct ev *e, const struct check *k, struct fail *f
         break;
     }
     f->message = k->message;
+    f->outside = k->npaths == 1 && k->paths[0].root != ROOT_SCOPE;
     for (size_t i = 0; i < k->npaths; i++) {
         struct leafarg a = {k, f, false, false};
         struct trail t;
@@ -629,10 +632,20 @@ static int report(const struct rule *r, const struct ev *e, const struct fail *f
 
     memset(&fd, 0, sizeof(fd));
     field_text(&field, e, f);
+    /*
+     * A pod-level field checked from every container fails once per container: report it
+     * once per object (this object's findings are the last ones in the report).
+     */
+    for (size_t k = rep->n; k-- > e->base && rep->items[k].index == (size_t)(e->oi - e->all);)
+        if (strcmp(rep->items[k].rule, r->id) == 0 && strcmp(rep->items[k].field, field.ptr) == 0) {
+            rc = 0;
+            goto done;
+        }
     sl_object_id(e->oi->json, id, sizeof(id));
     sl_origin_str(&e->oi->o->origin, origin, sizeof(origin));
     sl_buf_puts(&msg, id, NULL);
-    if (e->it->cname != NULL)
+    /* Name the container unless the failing check looked only at the pod. */
+    if (e->it->cname != NULL && !f->outside)
         sl_buf_printf(&msg, NULL, " %s \"%s\"",
                       strcmp(e->it->list, "initContainers") == 0        ? "init container"
                       : strcmp(e->it->list, "ephemeralContainers") == 0 ? "ephemeral container"
@@ -731,7 +744,7 @@ static int eval_require(const struct rule *r, const struct ev *e, const struct o
     for (size_t i = 0; i < nall; i++) {
         const struct objinfo *o = &all[i];
         struct item it = {o->json, NULL, 0, NULL};
-        struct ev oe = {o, &it, e->cache, e->all};
+        struct ev oe = {o, &it, e->cache, e->all, e->base};
         bool ok = true;
         if (!in_list(&q->kinds, o->kind))
             continue;
@@ -759,11 +772,11 @@ static const char *const container_lists[] = {"initContainers", "containers",
                                               "ephemeralContainers"};
 
 static int eval_rule_obj(const struct rule *r, const struct objinfo *oi, const struct objinfo *all,
-                         size_t nall, struct lcache *cache, enum sl_policy_mode mode,
+                         size_t nall, size_t base, struct lcache *cache, enum sl_policy_mode mode,
                          struct sl_policy_report *rep, struct sl_error *err)
 {
     struct item it = {oi->json, NULL, 0, NULL};
-    struct ev e = {oi, &it, cache, all};
+    struct ev e = {oi, &it, cache, all, base};
 
     switch (r->scope) {
     case SCOPE_OBJECT:
@@ -805,6 +818,7 @@ int sl_policy_check(const struct sl_policy_set *set, const struct sl_objlist *ob
 {
     struct objinfo *info = NULL;
     struct lcache *cache = NULL;
+    size_t base = rep->n;
     int rc = -1;
 
     rep->mode = mode;
@@ -826,7 +840,7 @@ int sl_policy_check(const struct sl_policy_set *set, const struct sl_objlist *ob
             const struct rule *r = &set->rules[k];
             if (!r->enabled || !rule_matches(r, &info[i], env))
                 continue;
-            if (eval_rule_obj(r, &info[i], info, objs->n, cache, mode, rep, err) != 0)
+            if (eval_rule_obj(r, &info[i], info, objs->n, base, cache, mode, rep, err) != 0)
                 goto done;
         }
     }

@@ -445,6 +445,16 @@ static void test_messages_and_fields(void **state)
                         "Pod ns/p container \"a\" does not satisfy t.r: readinessProbe is not set");
     assert_string_equal(rep.items[0].field, "spec.containers[0].readinessProbe");
     sl_policy_report_release(&rep);
+    /* a pod-level field checked from each container: once per object, no container named */
+    assert_int_equal(run_rule("  - id: t.pod\n    description: d\n    severity: high\n"
+                              "    scope: containers\n    checks:\n"
+                              "      - {path: $pod.securityContext.runAsUser, op: equals, "
+                              "value: 0, message: 'the pod runs as {value}'}\n",
+                              &rep),
+                     1);
+    assert_string_equal(rep.items[0].message, "Pod ns/p the pod runs as 1000");
+    assert_string_equal(rep.items[0].field, "spec.securityContext.runAsUser");
+    sl_policy_report_release(&rep);
     sl_buf_release(&out);
 }
 
