@@ -78,6 +78,16 @@ expect_rc 0 "only dev checked: warn mode passes" "$SLUICE" check --config "$work
 expect_out "dev line printed" "Deployment shop-dev/web container \"web\" does not set runAsNonRoot"
 expect_rc 0 "--mode warn never blocks" "$SLUICE" check --config "$work/sluice.yaml" --repo "$repo" --mode warn
 
+# policy: off skips evaluation entirely
+cat >"$work/off.yaml" <<YAML
+source: {url: /nonexistent/repo.git}
+environments:
+  - {name: prod, path: environments/prod, policy: off}
+YAML
+expect_rc 0 "policy off does not evaluate" "$SLUICE" check --config "$work/off.yaml" --repo "$repo"
+expect_out "policy off summary" "prod (off): 18 objects, 30 rules: policy off"
+expect_no_out "no findings when off" "restricted.run-as-non-root"
+
 # JSON report
 expect_rc 1 "json report" "$SLUICE" check --config "$work/sluice.yaml" --repo "$repo" --env prod -o json
 if python3 - "$work/out" "$line" <<'PY'
