@@ -404,13 +404,13 @@ int sl_unseal_objects_all(struct sl_objlist *objs, const struct sl_identities *i
     }
     if (problems > 0) {
         sl_objlist_wipe_secrets(objs);
-        if (d->n > first)
-            sl_error_set(err, SL_ECRYPTO, "%s%s", d->msgs[first],
-                         problems > 1 ? " (and more: see every problem listed)" : "");
+        if (d->n > first && problems > 1)
+            sl_error_set(err, SL_ECRYPTO, "%s (and %zu more sealed values that cannot be unsealed)",
+                         d->msgs[first], problems - 1);
+        else if (d->n > first)
+            sl_error_set(err, SL_ECRYPTO, "%s", d->msgs[first]);
         else
             sl_error_set(err, SL_ECRYPTO, "%zu sealed values could not be unsealed", problems);
-        if (problems > 1 && d->n > first)
-            sl_error_wrap(err, "%zu sealed values could not be unsealed", problems);
         goto done;
     }
     rc = 0;
