@@ -12,7 +12,8 @@
 const char sl_usage_reseal[] =
         "Usage: sluice reseal -r RECIPIENT... -i IDENTITY... [--dry-run] PATH...\n\n"
         "Re-encrypt every SealedSecret value under PATH (files, or directories walked\n"
-        "recursively for *.yaml and *.yml) to a new recipient set: key rotation.\n"
+        "recursively for *.yaml and *.yml) and every whole-file secret (*.age) to a\n"
+        "new recipient set: key rotation.\n"
         "Each value is decrypted with the IDENTITY files (the old keys) and sealed\n"
         "again with the same scope binding. Only the armored blocks change; the rest\n"
         "of every file, comments and other documents included, stays byte for byte.\n"
@@ -78,6 +79,44 @@ done:
     sl_buf_release(&out);
 }
 
+/* A whole-file secret (*.age): re-encrypt it, keeping armored files armored. */
+static void reseal_age_file(struct reseal_run *run, const char *path)
+{
+    struct sl_buf text = SL_BUF_INIT(SL_FILE_MAX), out = SL_BUF_INIT(SL_BUF_DEFAULT_MAX);
+    struct sl_secbuf pt = SL_SECBUF_INIT(SL_SECRET_MAX);
+    struct sl_error err = SL_ERROR_INIT;
+    struct stat st;
+    bool armored;
+
+    if (sl_file_read(&text, path, SL_FILE_MAX, &err) != 0 ||
+        sl_age_decrypt_buffer(text.ptr, text.len, run->ids, &pt, &err) != 0) {
+        sl_error_wrap(&err, "%s", path);
+        goto fail;
+    }
+    armored = strncmp(text.ptr, "age-encryption.org/", 19) != 0;
+    if (sl_age_encrypt(pt.ptr, pt.len, run->rcpts, run->nrcpts, NULL, armored, &out, &err) != 0)
+        goto fail;
+    if (!run->dry_run) {
+        if (stat(path, &st) != 0) {
+            sl_error_errno(&err, errno, "%s", path);
+            goto fail;
+        }
+        if (sl_file_write_atomic(path, out.ptr, out.len, st.st_mode & 07777, &err) != 0)
+            goto fail;
+    }
+    fprintf(stderr, "%s: whole file %s\n", path, run->dry_run ? "would be resealed" : "resealed");
+    run->files++;
+    run->values++;
+    goto done;
+fail:
+    run->failed++;
+    fprintf(stderr, "sluice reseal: %s\n", err.msg);
+done:
+    sl_secbuf_release(&pt);
+    sl_buf_release(&text);
+    sl_buf_release(&out);
+}
+
 static void walk(struct reseal_run *run, const char *path, int depth)
 {
     struct stat st;
@@ -90,7 +129,9 @@ static void walk(struct reseal_run *run, const char *path, int depth)
         return;
     }
     if (S_ISREG(st.st_mode)) {
-        if (depth == 0 || has_suffix(path, ".yaml") || has_suffix(path, ".yml"))
+        if (has_suffix(path, ".age"))
+            reseal_age_file(run, path);
+        else if (depth == 0 || has_suffix(path, ".yaml") || has_suffix(path, ".yml"))
             reseal_file(run, path);
         return;
     }

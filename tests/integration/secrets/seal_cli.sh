@@ -94,12 +94,16 @@ mkdir -p repo/base repo/overlays/prod
 { echo "# header comment"; cat sealed.yaml; printf -- '---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n'; } > repo/base/db.yaml
 cp ns.yaml repo/overlays/prod/ns.yaml
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n' > repo/base/cm.yaml
+printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: whole\nstringData:\n  k: v\n' | age -r "$R1" -a > repo/base/whole.yaml.age
 cp repo/base/cm.yaml cm.before
 "$SLUICE" reseal -r "$R2" -i k1 repo > reseal.out 2> reseal.err
-grep -q '^3 values in 2 files resealed, 0 failures' reseal.out && ok || bad "reseal summary: $(cat reseal.out reseal.err)"
+grep -q '^4 values in 3 files resealed, 0 failures' reseal.out && ok || bad "reseal summary: $(cat reseal.out reseal.err)"
 head -1 repo/base/db.yaml | grep -q '# header comment' && ok || bad "comment kept"
 cmp -s cm.before repo/base/cm.yaml && ok || bad "unrelated file touched"
 "$UNSEAL_DRIVER" -i k2 repo/base/db.yaml > /dev/null && ok || bad "new key unseals"
+"$UNSEAL_DRIVER" -i k2 --age repo/base/whole.yaml.age | grep -q '"k": "\*\*\*\*\*"' && ok || bad "whole file resealed"
+head -1 repo/base/whole.yaml.age | grep -q 'BEGIN AGE ENCRYPTED FILE' && ok || bad "whole file stays armored"
+expect_fail "$UNSEAL_DRIVER" -i k1 --age repo/base/whole.yaml.age
 expect_fail "$UNSEAL_DRIVER" -i k1 repo/base/db.yaml
 "$UNSEAL_DRIVER" -i k2 --name other repo/overlays/prod/ns.yaml > /dev/null && ok || bad "scope kept by reseal"
 # a value no identity opens: file untouched, exit 1
