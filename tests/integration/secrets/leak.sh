@@ -36,36 +36,47 @@ run merge-bad "$SLUICE" -v -v seal -r "$R1" --from-file a="$IN/p5" --scope clust
 run unseal "$UNSEAL_DRIVER" -i k1 s1.yaml s2.yaml
 run unseal-moved "$UNSEAL_DRIVER" -i k1 --namespace other s1.yaml s2.yaml
 run unseal-wrongkey "$UNSEAL_DRIVER" -i k2 s1.yaml
-mkdir repo; cp s1.yaml s2.yaml repo/
+age -r "$R1" -a -o whole.yaml.age "$IN/whole.yaml"
+mkdir repo; cp s1.yaml s2.yaml whole.yaml.age repo/
 run reseal "$SLUICE" -v -v reseal -r "$R2" -i k1 repo
 run reseal-fail "$SLUICE" -v -v reseal -r "$R2" -i k1 repo
 run unseal-after "$UNSEAL_DRIVER" -i k2 repo/s1.yaml repo/s2.yaml
-age -r "$R1" -a -o whole.yaml.age "$IN/whole.yaml"
+run unseal-age-resealed "$UNSEAL_DRIVER" -i k2 --age repo/whole.yaml.age
 run unseal-age "$UNSEAL_DRIVER" -i k1 --age whole.yaml.age
 run unseal-age-wrong "$UNSEAL_DRIVER" -i k2 --age whole.yaml.age
 
 # sanity: the runs did what they should (so a silent failure cannot pass the scan)
 grep -q '"a": "\*\*\*\*\*"' unseal.out && grep -q '"p5": "\*\*\*\*\*"' unseal.out || { echo "unseal did not run"; cat unseal.err; exit 1; }
-grep -q '"w": "\*\*\*\*\*"' unseal-age.out || { echo "age resource did not unseal"; cat unseal-age.err; exit 1; }
+grep -q '"w": "\*\*\*\*\*"' unseal-age.out && grep -q '"w"' unseal-age-resealed.out || { echo "age resource did not unseal"; cat unseal-age.err; exit 1; }
 grep -q 'level=debug' unseal.err || { echo "no debug logging"; exit 1; }
 grep -q 'cannot be used in "other/db"' unseal-moved.err || { echo "moved unseal did not fail"; exit 1; }
 
-python3 - "$W" "$P1" "$P2" "$P3" "$P4" "$P5" "$P6" <<'PY'
+# Control: the scanner must find the values where they are meant to be shown.
+mkdir -p "$T/control"
+"$UNSEAL_DRIVER" -i k1 --show-secrets s1.yaml > "$T/control/shown.json" 2>/dev/null
+
+python3 - "$W" "$T/control" "$P1" "$P2" "$P3" "$P4" "$P5" "$P6" <<'PY'
 import base64, os, sys
-root, plains = sys.argv[1], [p.encode() for p in sys.argv[2:]]
+root, control, plains = sys.argv[1], sys.argv[2], [p.encode() for p in sys.argv[3:]]
 needles = []
 for p in plains:
     needles += [p, base64.b64encode(p), base64.b64encode(p).rstrip(b"="), base64.urlsafe_b64encode(p).rstrip(b"=")]
-files = hits = 0
-total = 0
-for d, _, names in os.walk(root):
-    for n in names:
-        data = open(os.path.join(d, n), "rb").read()
-        files += 1; total += len(data)
-        for nd in needles:
-            if nd in data:
-                hits += 1
-                print(f"LEAK: {os.path.relpath(os.path.join(d, n), root)} contains a plaintext form")
+def scan(top, quiet=False):
+    files = hits = total = 0
+    for d, _, names in os.walk(top):
+        for n in names:
+            data = open(os.path.join(d, n), "rb").read()
+            files += 1; total += len(data)
+            for nd in needles:
+                if nd in data:
+                    hits += 1
+                    if not quiet:
+                        print(f"LEAK: {os.path.relpath(os.path.join(d, n), top)} contains a plaintext form")
+    return files, total, hits
+if scan(control, quiet=True)[2] == 0:
+    print("leak scan: the control (--show-secrets output) was not detected; the scan is broken")
+    sys.exit(1)
+files, total, hits = scan(root)
 print(f"leak scan: {files} files, {total} bytes, {len(needles)} needles, {hits} hits")
 sys.exit(1 if hits else 0)
 PY
