@@ -21,6 +21,11 @@
  * then call sl_objlist_wipe_secrets() (overwrites every data/stringData
  * string in place and removes it) before the list is released. Printing
  * goes through sl_secret_masked() unless the user asked for --show-secrets.
+ * Copies the caller makes (json_deep_copy, json_dumps, a diff) are the
+ * caller's to wipe: sl_secret_json_wipe() for JSON copies, sodium_memzero
+ * for strings. Hand the secure request body to libcurl without a copy
+ * (CURLOPT_POSTFIELDS, not CURLOPT_COPYPOSTFIELDS); what the TLS library
+ * buffers internally is out of our reach.
  */
 #ifndef SL_SECRETS_H
 #define SL_SECRETS_H
