@@ -115,14 +115,30 @@ static void warn_stderr(void *ctx, const char *msg)
     fprintf(stderr, "%s\n", msg);
 }
 
-/* Print rendered objects in the chosen format to stdout. */
+/*
+ * Print rendered objects in the chosen format to stdout. YAML goes out one
+ * object at a time so a large build never holds its whole output in memory.
+ */
 static int build_print(const struct sl_objlist *objs, enum sl_output fmt, struct sl_error *err)
 {
     struct sl_buf out = SL_BUF_INIT((size_t)1 << 30);
-    int rc = fmt == SL_OUT_JSON ? sl_render_format_json(objs, &out, err)
-                                : sl_render_format_yaml(objs, &out, err);
-    if (rc == 0 && fwrite(out.ptr, 1, out.len, stdout) != out.len)
-        rc = sl_error_errno(err, errno, "writing output");
+    int rc = 0;
+    if (fmt == SL_OUT_JSON) {
+        rc = sl_render_format_json(objs, &out, err);
+        if (rc == 0 && fwrite(out.ptr, 1, out.len, stdout) != out.len)
+            rc = sl_error_errno(err, errno, "writing output");
+    } else {
+        for (size_t i = 0; i < objs->n && rc == 0; i++) {
+            struct sl_objlist one = {&objs->items[i], 1, 1};
+            sl_buf_reset(&out);
+            if (i > 0)
+                rc = sl_buf_puts(&out, "---\n", err);
+            if (rc == 0)
+                rc = sl_render_format_yaml(&one, &out, err);
+            if (rc == 0 && fwrite(out.ptr, 1, out.len, stdout) != out.len)
+                rc = sl_error_errno(err, errno, "writing output");
+        }
+    }
     if (rc == 0 && fflush(stdout) != 0)
         rc = sl_error_errno(err, errno, "writing output");
     sl_buf_release(&out);

@@ -363,33 +363,43 @@ fail:
     return NULL;
 }
 
+typedef int (*doc_fn)(void *ctx, const struct sl_ydoc *doc, struct sl_error *err);
 static int load_stream(struct sl_ystream **out, const char *data, size_t len, const char *name,
-                       const struct sl_yaml_limits *limits, bool dup_last_wins,
-                       struct sl_error *err);
+                       const struct sl_yaml_limits *limits, bool dup_last_wins, doc_fn each,
+                       void *each_ctx, struct sl_error *err);
 
 int sl_yaml_load(struct sl_ystream **out, const char *data, size_t len, const char *name,
                  const struct sl_yaml_limits *limits, struct sl_error *err)
 {
-    return load_stream(out, data, len, name, limits, false, err);
+    return load_stream(out, data, len, name, limits, false, NULL, NULL, err);
 }
 
 int sl_yaml_load_lenient(struct sl_ystream **out, const char *data, size_t len, const char *name,
                          const struct sl_yaml_limits *limits, struct sl_error *err)
 {
-    return load_stream(out, data, len, name, limits, true, err);
+    return load_stream(out, data, len, name, limits, true, NULL, NULL, err);
+}
+
+int sl_yaml_load_each(const char *data, size_t len, const char *name,
+                      const struct sl_yaml_limits *limits,
+                      int (*each)(void *ctx, const struct sl_ydoc *doc, struct sl_error *err),
+                      void *ctx, struct sl_error *err)
+{
+    return load_stream(NULL, data, len, name, limits, false, each, ctx, err);
 }
 
 static int load_stream(struct sl_ystream **out, const char *data, size_t len, const char *name,
-                       const struct sl_yaml_limits *limits, bool dup_last_wins,
-                       struct sl_error *err)
+                       const struct sl_yaml_limits *limits, bool dup_last_wins, doc_fn each,
+                       void *each_ctx, struct sl_error *err)
 {
     static const struct sl_yaml_limits defaults = SL_YAML_LIMITS_DEFAULT;
     struct loader ld;
     struct sl_ystream *s = NULL;
-    size_t capdocs = 0;
+    size_t capdocs = 0, ndone = 0;
     int rc = -1;
 
-    *out = NULL;
+    if (out != NULL)
+        *out = NULL;
     memset(&ld, 0, sizeof(ld));
     ld.name = name != NULL ? name : "<input>";
     ld.lim = limits != NULL ? *limits : defaults;
@@ -438,11 +448,20 @@ static int load_stream(struct sl_ystream **out, const char *data, size_t len, co
         }
         yaml_event_delete(&ev);
         forget_anchors(&ld);
-        if (s->ndocs >= ld.lim.max_docs) {
+        if (s->ndocs + ndone >= ld.lim.max_docs) {
             sl_ynode_free(doc.root);
             sl_error_set(err, SL_ETOOLARGE, "%s: more than %zu YAML documents", ld.name,
                          ld.lim.max_docs);
             goto done;
+        }
+        if (each != NULL) {
+            /* one document at a time: memory stays bounded by the largest document */
+            int erc = each(each_ctx, &doc, err);
+            sl_ynode_free(doc.root);
+            if (erc != 0)
+                goto done;
+            ndone++;
+            continue;
         }
         if (s->ndocs == capdocs) {
             size_t nc = capdocs == 0 ? 4 : capdocs * 2;
@@ -457,8 +476,10 @@ static int load_stream(struct sl_ystream **out, const char *data, size_t len, co
         }
         s->docs[s->ndocs++] = doc;
     }
-    *out = s;
-    s = NULL;
+    if (out != NULL) {
+        *out = s;
+        s = NULL;
+    }
     rc = 0;
 done:
     forget_anchors(&ld);

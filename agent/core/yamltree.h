@@ -70,6 +70,16 @@ int sl_yaml_load(struct sl_ystream **out, const char *data, size_t len, const ch
  */
 int sl_yaml_load_lenient(struct sl_ystream **out, const char *data, size_t len, const char *name,
                          const struct sl_yaml_limits *limits, struct sl_error *err);
+/*
+ * Parse a stream one document at a time: each(ctx, doc, err) sees every
+ * document (root NULL when empty), which is freed when it returns, so memory
+ * is bounded by the largest document, not the stream. A non-zero return
+ * stops and is returned. Same limits as sl_yaml_load over the whole stream.
+ */
+int sl_yaml_load_each(const char *data, size_t len, const char *name,
+                      const struct sl_yaml_limits *limits,
+                      int (*each)(void *ctx, const struct sl_ydoc *doc, struct sl_error *err),
+                      void *ctx, struct sl_error *err);
 void sl_ystream_free(struct sl_ystream *s);
 void sl_ynode_free(struct sl_ynode *n);
 

@@ -272,45 +272,52 @@ static int add_object(struct layer *L, struct resmap *m, json_t *obj, const char
     return resmap_push(m, r, ERR(L->c));
 }
 
+struct loadctx {
+    struct layer *L;
+    const char *path;
+    struct resmap *m;
+};
+
+static int load_one_doc(void *ctx, const struct sl_ydoc *doc, struct sl_error *err)
+{
+    struct loadctx *lc = ctx;
+    struct layer *L = lc->L;
+    const struct sl_ynode *root = doc->root;
+    (void)err;
+    if (root == NULL || (root->type == SL_Y_SCALAR && sl_yscalar_is_null(root)))
+        return 0;
+    json_t *obj = rl_yaml_to_json(root, false, lc->path, ERR(L->c));
+    if (obj == NULL)
+        return -1;
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    json_t *items = json_object_get(obj, "items");
+    size_t kl = kind ? strlen(kind) : 0;
+    if (kind && kl >= 4 && strcmp(kind + kl - 4, "List") == 0 && json_is_array(items)) {
+        const struct sl_ynode *yitems = sl_ynode_get(root, "items");
+        for (size_t i = 0; i < json_array_size(items); i++) {
+            int line = yitems && i < yitems->n ? yitems->items[i]->line : doc->line;
+            coerce_meta(json_array_get(items, i),
+                        yitems && i < yitems->n ? yitems->items[i] : NULL);
+            if (add_object(L, lc->m, json_incref(json_array_get(items, i)), lc->path, line) != 0) {
+                json_decref(obj);
+                return -1;
+            }
+        }
+        json_decref(obj);
+        return 0;
+    }
+    coerce_meta(obj, root);
+    return add_object(L, lc->m, obj, lc->path, root->line > 0 ? root->line : doc->line);
+}
+
 static int load_resource_file(struct layer *L, const char *path, const char *data, size_t len,
                               struct resmap *m)
 {
-    struct sl_ystream *ys = NULL;
-    int rc = -1;
-    if (rl_load_docs(L->c, path, data, len, false, &ys) != 0)
-        return -1;
-    for (size_t d = 0; d < ys->ndocs; d++) {
-        const struct sl_ynode *root = ys->docs[d].root;
-        if (root == NULL || (root->type == SL_Y_SCALAR && sl_yscalar_is_null(root)))
-            continue;
-        json_t *obj = rl_yaml_to_json(root, false, path, ERR(L->c));
-        if (obj == NULL)
-            goto done;
-        const char *kind = json_string_value(json_object_get(obj, "kind"));
-        json_t *items = json_object_get(obj, "items");
-        size_t kl = kind ? strlen(kind) : 0;
-        if (kind && kl >= 4 && strcmp(kind + kl - 4, "List") == 0 && json_is_array(items)) {
-            const struct sl_ynode *yitems = sl_ynode_get(root, "items");
-            for (size_t i = 0; i < json_array_size(items); i++) {
-                int line = yitems && i < yitems->n ? yitems->items[i]->line : ys->docs[d].line;
-                coerce_meta(json_array_get(items, i),
-                            yitems && i < yitems->n ? yitems->items[i] : NULL);
-                if (add_object(L, m, json_incref(json_array_get(items, i)), path, line) != 0) {
-                    json_decref(obj);
-                    goto done;
-                }
-            }
-            json_decref(obj);
-            continue;
-        }
-        coerce_meta(obj, root);
-        if (add_object(L, m, obj, path, root->line > 0 ? root->line : ys->docs[d].line) != 0)
-            goto done;
-    }
-    rc = 0;
-done:
-    sl_ystream_free(ys);
-    return rc;
+    struct loadctx lc = {L, path, m};
+    struct sl_yaml_limits lim = SL_YAML_LIMITS_DEFAULT;
+    lim.max_depth = L->c->opts.max_yaml_depth;
+    lim.max_alias_nodes = L->c->opts.max_yaml_alias_nodes;
+    return sl_yaml_load_each(data, len, path, &lim, load_one_doc, &lc, ERR(L->c));
 }
 
 static int build_layer(struct render_ctx *c, const char *dir, struct resmap *ra, bool component,
