@@ -13,7 +13,8 @@
  * (`sluice.dev/policy-exception.<rule-id>: "<reason>"`). It returns the
  * number of violations that block the revision: in enforce mode every
  * violation of a rule whose action is deny; in warn and off mode none.
- * The engine never prints; callers format the report.
+ * The engine never prints; callers format the report. A loaded set is
+ * read-only: several threads may check with one set at once.
  */
 #ifndef SL_POLICY_H
 #define SL_POLICY_H
