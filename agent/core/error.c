@@ -5,6 +5,9 @@
 #include "error.h"
 
 static void store(struct sl_error *err, const char *prefix, const char *fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
+
+static void store(struct sl_error *err, const char *prefix, const char *fmt, va_list ap)
 {
     char tmp[SL_ERROR_MSG_MAX];
     size_t off = 0;

@@ -370,8 +370,7 @@ static void test_bech32_bip173(void **state)
             "?1ezyfcl",
     };
     static const char *const invalid[] = {
-            "\x20"
-            "1nwldj5",       /* HRP character out of range */
+            " 1nwldj5",      /* HRP character out of range (0x20) */
             "pzry9x0s0muk",  /* no separator */
             "1pzry9x0s0muk", /* empty HRP */
             "x1b4n0q5v",     /* invalid data character */
