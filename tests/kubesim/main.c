@@ -41,6 +41,7 @@ struct server {
     char *key_pem, *cert_pem, *ca_pem;
     char fail_image[256];
     char basic_user[128], basic_pass[128];
+    char readonly_user[256]; /* client-certificate CN that may only read */
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -483,8 +484,11 @@ static unsigned authenticate(struct server *srv, struct MHD_Connection *conn, st
     }
     if (auth)
         return 401;
-    if (srv->ca_pem && client_cert_user(conn, user, ulen))
+    if (srv->ca_pem && client_cert_user(conn, user, ulen)) {
+        if (srv->readonly_user[0] && strcmp(user, srv->readonly_user) == 0)
+            rq->readonly = true;
         return 0;
+    }
     if (!any) {
         snprintf(user, ulen, "system:anonymous");
         return 0;
@@ -887,6 +891,7 @@ static const char usage[] =
         "  --token TOKEN           accept this bearer token (repeatable)\n"
         "  --readonly-token TOKEN  bearer token that may read but not write (403; repeatable)\n"
         "  --basic-auth USER:PASS  accept HTTP basic authentication\n"
+        "  --readonly-user CN      client certificate CN that may read but not write (403)\n"
         "  --kubeconfig-out FILE   write a kubeconfig for this server\n"
         "  --kubeconfig-ca FILE    CA to put in it (default: the --tls-cert itself)\n"
         "  --kubeconfig-client-cert FILE --kubeconfig-client-key FILE  client cert for it\n"
@@ -924,6 +929,7 @@ int main(int argc, char **argv)
         O_TOKEN,
         O_ROTOKEN,
         O_BASIC,
+        O_ROUSER,
         O_KCOUT,
         O_KCCA,
         O_KCCERT,
@@ -946,6 +952,7 @@ int main(int argc, char **argv)
             {"token", required_argument, NULL, O_TOKEN},
             {"readonly-token", required_argument, NULL, O_ROTOKEN},
             {"basic-auth", required_argument, NULL, O_BASIC},
+            {"readonly-user", required_argument, NULL, O_ROUSER},
             {"kubeconfig-out", required_argument, NULL, O_KCOUT},
             {"kubeconfig-ca", required_argument, NULL, O_KCCA},
             {"kubeconfig-client-cert", required_argument, NULL, O_KCCERT},
@@ -986,6 +993,9 @@ int main(int argc, char **argv)
             break;
         case O_ROTOKEN:
             json_array_append_new(cli_ro_tokens, json_string(optarg));
+            break;
+        case O_ROUSER:
+            snprintf(srv.readonly_user, sizeof srv.readonly_user, "%s", optarg);
             break;
         case O_BASIC: {
             const char *colon = strchr(optarg, ':');

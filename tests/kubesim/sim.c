@@ -118,7 +118,14 @@ void ks_default_object(struct ks_state *st, const struct ks_resource *r, json_t 
         }
         set_default(spec, "sessionAffinity", json_string("None"));
         default_ports(json_object_get(spec, "ports"), true);
-        set_default(obj, "status", json_pack("{s:{}}", "loadBalancer"));
+        /* A LoadBalancer gets an address at once (TEST-NET-1, never routed). */
+        if (strcmp(type ? type : "", "LoadBalancer") == 0) {
+            json_t *lb = json_pack("{s:{s:[{s:s,s:s}]}}", "loadBalancer", "ingress", "ip",
+                                   "192.0.2.10", "ipMode", "VIP");
+            json_object_set_new(obj, "status", lb);
+        } else {
+            json_object_set_new(obj, "status", json_pack("{s:{}}", "loadBalancer"));
+        }
     } else if (!*g && strcmp(k, "Secret") == 0) {
         set_default(obj, "type", json_string("Opaque"));
         json_t *sd = json_object_get(obj, "stringData");
@@ -230,7 +237,8 @@ void ks_sim_notify(struct ks_state *st, const struct ks_resource *r, const char 
     if (r->crd)
         return;
     bool workload = (strcmp(r->group, "apps") == 0) ||
-                    (strcmp(r->group, "batch") == 0 && strcmp(r->kind, "Job") == 0);
+                    (strcmp(r->group, "batch") == 0 && strcmp(r->kind, "Job") == 0) ||
+                    (!r->group[0] && strcmp(r->kind, "Pod") == 0);
     if (!workload)
         return;
     json_t *obj = json_object_get(st->objects, key);
@@ -361,6 +369,42 @@ static bool sim_step(struct ks_state *st, const char *key, json_t *s)
                            rdy, "numberMisscheduled", (json_int_t)0);
         if (!ready)
             json_object_set_new(status, "numberUnavailable", json_integer(nodes));
+    } else if (!r->group[0] && strcmp(k, "Pod") == 0) {
+        json_t *podspec_p = spec;
+        fails = template_fails(st, podspec_p);
+        ready = !fails && age >= st->opt.ready_delay_ms;
+        failed = fails && age >= st->opt.fail_after_ms;
+        final = ready || failed;
+        json_t *old = json_object_get(live, "status");
+        const char *start = json_string_value(json_object_get(old, "startTime"));
+        json_t *cstat = json_array();
+        size_t ci;
+        json_t *c;
+        json_array_foreach(json_object_get(spec, "containers"), ci, c)
+        {
+            json_t *state;
+            if (ready)
+                state = json_pack("{s:{s:s}}", "running", "startedAt", start ? start : ts);
+            else if (failed)
+                state = json_pack("{s:{s:s,s:s}}", "waiting", "reason", "CrashLoopBackOff",
+                                  "message", "back-off restarting failed container");
+            else
+                state = json_pack("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
+            json_array_append_new(
+                    cstat,
+                    json_pack("{s:s,s:s,s:b,s:b,s:i,s:o}", "name",
+                              json_string_value(json_object_get(c, "name")) ?: "", "image",
+                              json_string_value(json_object_get(c, "image")) ?: "", "ready", ready,
+                              "started", ready, "restartCount", failed ? 5 : 0, "state", state));
+        }
+        const char *rs = ready ? "True" : "False";
+        status = json_pack("{s:s,s:s,s:s,s:[{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s}],s:o}",
+                           "phase", ready || failed ? "Running" : "Pending", "startTime",
+                           start ? start : ts, "podIP", "10.244.0.10", "conditions", "type",
+                           "PodScheduled", "status", "True", "lastTransitionTime", ts, "type",
+                           "Ready", "status", rs, "lastTransitionTime", ts, "type",
+                           "ContainersReady", "status", rs, "lastTransitionTime", ts,
+                           "containerStatuses", cstat);
     } else if (strcmp(k, "Job") == 0) {
         json_t *old = json_object_get(live, "status");
         const char *start = json_string_value(json_object_get(old, "startTime"));

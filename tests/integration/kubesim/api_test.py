@@ -270,6 +270,22 @@ def run(tmp):
     check(d and cond(d, "Progressing").get("reason") == "NewReplicaSetAvailable" and d["status"]["observedGeneration"] == 2,
           "fixed image: the Deployment becomes available", d)
 
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1", "namespace": "default"},
+           "spec": {"containers": [{"name": "c", "image": "img:1"}]}}
+    c.apply("/api/v1/namespaces/default/pods/p1", pod)
+    pod["metadata"]["name"] = "p2"
+    pod["spec"]["containers"][0]["image"] = "bad:1"
+    c.apply("/api/v1/namespaces/default/pods/p2", pod)
+    p1 = wait_for(lambda: (lambda o: o if cond(o, "Ready").get("status") == "True" else None)(get("/api/v1/namespaces/default/pods/p1")))
+    check(p1 and p1["status"]["phase"] == "Running" and p1["status"]["containerStatuses"][0]["ready"], "Pod becomes Running and Ready", p1)
+    p2 = wait_for(lambda: (lambda o: o if o.get("status", {}).get("containerStatuses", [{}])[0].get("state", {}).get("waiting", {}).get("reason") == "CrashLoopBackOff" else None)(get("/api/v1/namespaces/default/pods/p2")))
+    check(p2 and cond(p2, "Ready").get("status") == "False", "Pod with a failing image: CrashLoopBackOff", p2)
+    lb = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lb", "namespace": "default"},
+          "spec": {"type": "LoadBalancer", "ports": [{"port": 443}]}}
+    code, body, _ = c.apply("/api/v1/namespaces/default/services/lb", lb)
+    check(code == 201 and body["status"]["loadBalancer"]["ingress"][0]["ip"] and body["spec"]["clusterIP"].startswith("10.96."),
+          "LoadBalancer Service gets a clusterIP and an ingress address", body)
+
     # --- status subresource ------------------------------------------------------------------------------------------
     code, body, _ = c.req("PATCH", "/apis/apps/v1/namespaces/default/deployments/dep-bad/status",
                           {"spec": {"replicas": 9}, "status": {"replicas": 5}}, "application/merge-patch+json")

@@ -9,8 +9,10 @@ a conflict between two field managers, immutable fields, finalizers,
 paging, delete, a failing image, injected faults and request accounting.
 Every process started here is stopped on exit.
 """
+import base64
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -141,7 +143,7 @@ def run(tmp):
     _, port = start_kubesim(tmp, "kubesim", [
         "--tls-cert", os.path.join(certs, "server.crt"), "--tls-key", os.path.join(certs, "server.key"),
         "--client-ca", os.path.join(certs, "ca.crt"), "--kubeconfig-ca", os.path.join(certs, "ca.crt"),
-        "--token", token, "--readonly-token", ro_token,
+        "--token", token, "--readonly-token", ro_token, "--readonly-user", "kubesim-viewer",
         "--kubeconfig-out", kc,
         "--kubeconfig-client-cert", os.path.join(certs, "client.crt"),
         "--kubeconfig-client-key", os.path.join(certs, "client.key"),
@@ -163,6 +165,17 @@ def run(tmp):
     rc, out, err = c.kubectl("version", "-o", "json")
     check(rc == 0 and json.loads(out)["serverVersion"]["minor"] == "32",
           "kubectl (client certificate) reaches the server", err)
+
+    vkc = os.path.join(tmp, "viewer.kubeconfig")
+    text = open(kc).read()
+    for field, fn in (("client-certificate-data", "viewer.crt"), ("client-key-data", "viewer.key")):
+        b64 = base64.b64encode(open(os.path.join(certs, fn), "rb").read()).decode()
+        text = re.sub(rf"{field}: \S+", f"{field}: {b64}", text)
+    open(vkc, "w").write(text)
+    viewer = Cluster(tmp, port, vkc, token)
+    rc, out, err = viewer.kubectl("get", "namespaces")
+    rc2, out2, err2 = viewer.kubectl("create", "namespace", "nope")
+    check(rc == 0 and rc2 != 0 and "Forbidden" in err2, "read-only client certificate: reads, 403 on write", err + err2)
 
     # --- discovery -------------------------------------------------------------
     code, body, hdrs = c.http("GET", "/apis")
