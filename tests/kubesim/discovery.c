@@ -311,8 +311,8 @@ static json_t *openapi_index(const struct ks_state *st)
         else
             snprintf(key, sizeof key, "api/%s", r->version);
         /* The hash changes when the set of resources does (CRDs). */
-        snprintf(url, sizeof url, "/openapi/v3/%s?hash=%08X%04zX", key, (unsigned)st->nres,
-                 st->nres);
+        snprintf(url, sizeof url, "/openapi/v3/%s?hash=%016llX", key,
+                 (unsigned long long)st->disco_gen);
         json_object_set_new(paths, key, json_pack("{s:s}", "serverRelativeURL", url));
     }
     return json_pack("{s:o}", "paths", paths);

@@ -70,6 +70,7 @@ struct ks_state {
     json_t *events;  /* array of {"rv","type","key","object"}, bounded */
     uint64_t rv;
     uint64_t uid_seq;
+    uint64_t disco_gen; /* bumped when CRDs change the set of resources */
     uint32_t next_ip;
     json_t *counts; /* "verb group/resource" -> n */
     json_t *reqlog; /* last requests */

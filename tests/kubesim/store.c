@@ -369,6 +369,7 @@ void ks_store_delete(struct ks_state *st, const char *key, json_t *last)
 
 static void unregister_crd(struct ks_state *st, const char *group, const char *plural)
 {
+    st->disco_gen++;
     for (size_t i = 0; i < st->nres; i++) {
         struct ks_resource *r = &st->res[i];
         if (r->resource && r->crd && strcmp(r->group, group) == 0 &&
@@ -1673,9 +1674,12 @@ static void do_write(struct ks_state *st, const struct ks_resource *r, const cha
             goto done;
         }
         obj = json_deep_copy(body);
-        json_object_set(ensure_meta(obj), "managedFields",
-                        json_object_get(json_object_get(live, "metadata"), "managedFields")
-                                ?: json_array());
+        /* The body's managedFields are the client's copy; ownership comes from live. */
+        json_t *lmf = json_object_get(json_object_get(live, "metadata"), "managedFields");
+        if (lmf)
+            json_object_set(ensure_meta(obj), "managedFields", lmf);
+        else
+            json_object_del(ensure_meta(obj), "managedFields");
     } else if (strstr(ct, "application/apply-patch")) {
         if (status_sub) {
             ks_reply_status(out, 415, "UnsupportedMediaType",
