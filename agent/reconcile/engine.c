@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,9 @@ struct run {
     char agent_selector[512]; /* this agent (cluster-scoped kinds: shared objects) */
     char cur_source[128];     /* the source revision seen at the start */
     bool unhealthy;           /* the last failure was health (or settle), not the transport */
+    void *pool[16];           /* cluster clones for parallel requests, made once per run */
+    unsigned npool;
+    bool pool_failed;
 };
 
 const char *sl_rc_phase_name(enum sl_rc_phase p)
@@ -519,6 +523,169 @@ static void object_where(const struct sl_action *a, char *out, size_t outlen)
     snprintf(out, outlen, "%s (%s)", id, origin);
 }
 
+/* ---- parallel requests ---- */
+
+struct batch_item {
+    size_t idx;  /* into the plan */
+    json_t *obj; /* a private copy: threads never share a jansson value */
+    char where[700];
+    int rc;
+    bool immutable;
+    struct sl_error err;
+};
+
+struct batch {
+    struct run *r;
+    struct batch_item *items;
+    size_t n, next;
+    bool dry;
+    enum sl_rc_phase phase;
+    const char *what;
+    pthread_mutex_t mu;
+};
+
+static void batch_one(struct batch *b, void *ctx, struct batch_item *it, bool locked)
+{
+    struct run *r = b->r;
+
+    if (!locked)
+        pthread_mutex_lock(&b->mu);
+    progress(r, b->phase, it->where, b->what);
+    if (!b->dry)
+        r->res->writes++;
+    if (!locked)
+        pthread_mutex_unlock(&b->mu);
+    if (canceled(r)) {
+        it->rc = sl_error_set(&it->err, SL_ECANCELED, "canceled");
+        return;
+    }
+    it->rc = r->cl->ops->apply(ctx, it->obj, b->dry, r->o->force_conflicts, NULL, &it->immutable,
+                               &it->err);
+}
+
+struct worker {
+    struct batch *b;
+    void *ctx;
+};
+
+static void *batch_worker(void *arg)
+{
+    struct worker *w = arg;
+    struct batch *b = w->b;
+
+    for (;;) {
+        size_t i;
+        pthread_mutex_lock(&b->mu);
+        i = b->next++;
+        pthread_mutex_unlock(&b->mu);
+        if (i >= b->n)
+            break;
+        batch_one(b, w->ctx, &b->items[i], false);
+    }
+    return NULL;
+}
+
+/*
+ * Send every item (apply or dry run); results are in the items. Objects of one kind do
+ * not depend on each other, so they go out over several connections when the cluster
+ * adapter can clone itself. Falls back to one connection on any setup problem.
+ */
+static unsigned nworkers(const struct run *r)
+{
+    unsigned nw = r->o->workers ? r->o->workers : 4;
+    return nw > 16 ? 16 : nw;
+}
+
+/* Make the clones (workers - 1 of them) once; on failure stay sequential. */
+static void pool_fill(struct run *r)
+{
+    unsigned want = nworkers(r);
+
+    if (r->npool > 0 || r->pool_failed || r->cl->ops->clone == NULL || want < 2)
+        return;
+    for (unsigned t = 0; t + 1 < want; t++) {
+        struct sl_error cerr = SL_ERROR_INIT;
+        void *c = r->cl->ops->clone(r->cl->ctx, want, &cerr);
+        if (c == NULL) {
+            sl_log_warn("parallel requests disabled", "error", cerr.msg);
+            r->pool_failed = true;
+            break;
+        }
+        r->pool[r->npool++] = c;
+    }
+}
+
+static void pool_release(struct run *r)
+{
+    for (unsigned t = 0; t < r->npool; t++)
+        r->cl->ops->release_clone(r->pool[t]);
+    r->npool = 0;
+}
+
+static void batch_run(struct batch *b)
+{
+    struct run *r = b->r;
+    struct worker w[17];
+    pthread_t tid[17];
+    unsigned started = 0, nw;
+
+    if (b->n >= 8)
+        pool_fill(r);
+    nw = r->npool + 1;
+    if (b->n < (size_t)nw * 2)
+        nw = (unsigned)(b->n / 2);
+    if (nw < 2) {
+        for (size_t i = 0; i < b->n; i++)
+            batch_one(b, r->cl->ctx, &b->items[i], true);
+        return;
+    }
+    pthread_mutex_init(&b->mu, NULL);
+    w[0].b = b;
+    w[0].ctx = r->cl->ctx;
+    for (unsigned t = 1; t < nw; t++) {
+        w[t].b = b;
+        w[t].ctx = r->pool[t - 1];
+        if (pthread_create(&tid[t], NULL, batch_worker, &w[t]) != 0)
+            break;
+        started = t;
+    }
+    /* this thread is worker 0, on the original connection */
+    batch_worker(&w[0]);
+    for (unsigned t = 1; t <= started; t++)
+        pthread_join(tid[t], NULL);
+    pthread_mutex_destroy(&b->mu);
+}
+
+static void batch_free(struct batch_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        json_decref(items[i].obj);
+    free(items);
+}
+
+/* Items for plan indices idx[0..n). */
+static struct batch_item *batch_items(const struct sl_plan *plan, const size_t *idx, size_t n,
+                                      struct sl_error *err)
+{
+    struct batch_item *items = calloc(n ? n : 1, sizeof(*items));
+
+    if (items == NULL) {
+        sl_error_set(err, SL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        items[i].idx = idx[i];
+        items[i].obj = json_deep_copy(plan->items[idx[i]].desired);
+        object_where(&plan->items[idx[i]], items[i].where, sizeof(items[i].where));
+        if (items[i].obj == NULL) {
+            batch_free(items, n);
+            sl_error_set(err, SL_ENOMEM, "out of memory");
+            return NULL;
+        }
+    }
+    return items;
+}
+
 /*
  * Server-side dry run of every object to be written. Objects in a Namespace or of a kind
  * this set creates cannot be checked before that Namespace/CRD exists: they are marked
@@ -527,12 +694,15 @@ static void object_where(const struct sl_action *a, char *out, size_t outlen)
 static int dry_run(struct run *r, const struct sl_plan *plan, bool *deferred, bool only_deferred,
                    struct sl_error *err)
 {
+    size_t *idx = calloc(plan->n + 1, sizeof(*idx)), n = 0;
+    struct batch b;
+    struct batch_item *items;
+    int rc = -1;
+
+    if (idx == NULL)
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
     for (size_t i = 0; i < plan->n; i++) {
         const struct sl_action *a = &plan->items[i];
-        struct sl_error aerr = SL_ERROR_INIT;
-        bool immutable = false;
-        char where[700];
-
         if (a->desired == NULL || !wants_write(r, a))
             continue;
         if (only_deferred && !deferred[i])
@@ -542,17 +712,32 @@ static int dry_run(struct run *r, const struct sl_plan *plan, bool *deferred, bo
             deferred[i] = true;
             continue;
         }
-        object_where(a, where, sizeof(where));
-        progress(r, SL_PHASE_DRYRUN, where, sl_action_name(a->type));
-        if (r->cl->ops->apply(r->cl->ctx, a->desired, true, r->o->force_conflicts, NULL, &immutable,
-                              &aerr) != 0) {
-            if (immutable && force_recreate(r, a->desired))
-                continue; /* will be recreated */
-            sl_error_set(err, aerr.code, "dry run rejected %s: %s", where, aerr.msg);
-            return -1;
-        }
+        idx[n++] = i;
     }
-    return 0;
+    items = batch_items(plan, idx, n, err);
+    free(idx);
+    if (items == NULL)
+        return -1;
+    memset(&b, 0, sizeof(b));
+    b.r = r;
+    b.items = items;
+    b.n = n;
+    b.dry = true;
+    b.phase = SL_PHASE_DRYRUN;
+    b.what = "validate";
+    batch_run(&b);
+    for (size_t i = 0; i < n; i++) {
+        const struct sl_action *a = &plan->items[items[i].idx];
+        if (items[i].rc == 0 || (items[i].immutable && force_recreate(r, a->desired)))
+            continue; /* accepted, or will be recreated */
+        sl_error_set(err, items[i].err.code, "dry run rejected %s: %s", items[i].where,
+                     items[i].err.msg);
+        goto done;
+    }
+    rc = 0;
+done:
+    batch_free(items, n);
+    return rc;
 }
 
 /* Wait until every stage-0 object just applied is Current (CRDs established). */
@@ -895,32 +1080,80 @@ static int apply_revision(struct run *r, struct sl_objlist *objs, bool *rejected
         if (sl_state_save(r->cfg->state_dir, r->st, err) != 0)
             goto done;
         *rejected = false;
-        /* apply stage by stage */
+        /* apply stage by stage; inside a stage kind by kind, each kind in parallel */
         for (int stage = 0; stage <= 2; stage++) {
-            for (size_t i = 0; i < plan.n; i++) {
-                struct sl_action *a = &plan.items[i];
-                long at;
-                if (a->desired == NULL || a->stage != stage)
+            size_t i = 0;
+            while (i < plan.n) {
+                size_t j = i, n = 0, *idx;
+                struct batch_item *items;
+                struct batch b;
+                int brc = 0;
+                if (plan.items[i].desired == NULL || plan.items[i].stage != stage) {
+                    i++;
                     continue;
-                if (wants_write(r, a)) {
-                    if (canceled(r)) {
-                        sl_error_set(err, SL_ECANCELED, "canceled during apply");
-                        goto done;
-                    }
-                    if (apply_one(r, a, err) != 0) {
-                        char where[700];
-                        object_where(a, where, sizeof(where));
-                        set_object(r->res, where, "failed", "", err->msg);
-                        r->res->failed++;
-                        goto done;
+                }
+                /* the group: same stage and kind rank (the plan is sorted) */
+                while (j < plan.n && plan.items[j].desired != NULL &&
+                       plan.items[j].stage == stage &&
+                       sl_kind_rank(plan.items[j].ref.kind) == sl_kind_rank(plan.items[i].ref.kind))
+                    j++;
+                idx = calloc(j - i + 1, sizeof(*idx));
+                if (idx == NULL) {
+                    sl_error_set(err, SL_ENOMEM, "out of memory");
+                    goto done;
+                }
+                for (size_t k = i; k < j; k++)
+                    if (wants_write(r, &plan.items[k]))
+                        idx[n++] = k;
+                items = batch_items(&plan, idx, n, err);
+                free(idx);
+                if (items == NULL)
+                    goto done;
+                if (canceled(r)) {
+                    batch_free(items, n);
+                    sl_error_set(err, SL_ECANCELED, "canceled during apply");
+                    goto done;
+                }
+                memset(&b, 0, sizeof(b));
+                b.r = r;
+                b.items = items;
+                b.n = n;
+                b.phase = SL_PHASE_APPLY;
+                b.what = "apply";
+                batch_run(&b);
+                for (size_t k = 0; k < n && brc == 0; k++) {
+                    struct sl_action *a = &plan.items[items[k].idx];
+                    if (items[k].rc != 0) {
+                        if (items[k].immutable && force_recreate(r, a->desired)) {
+                            brc = apply_one(r, a, err);
+                        } else {
+                            sl_error_set(err, items[k].err.code, "apply %s: %s", items[k].where,
+                                         items[k].err.msg);
+                            brc = -1;
+                        }
+                        if (brc != 0) {
+                            set_object(r->res, items[k].where, "failed", "", err->msg);
+                            r->res->failed++;
+                        }
                     }
                 }
-                if (a->type == SL_ACT_DRIFT && !wants_write(r, a))
-                    continue; /* report only: what was applied last is unknown now */
-                at = sl_inventory_find(&r->st->inventory, a->ref.group, a->ref.kind, a->ref.ns,
-                                       a->ref.name);
-                if (at >= 0 && sl_inventory_add(&r->st->inventory, &a->ref, err) != 0)
+                batch_free(items, n);
+                if (brc != 0)
                     goto done;
+                /* what is live now matches these digests */
+                for (size_t k = i; k < j; k++) {
+                    struct sl_action *a = &plan.items[k];
+                    long at;
+                    if (a->type == SL_ACT_DRIFT && !wants_write(r, a))
+                        continue; /* report only: what was applied last is unknown now */
+                    if (a->type == SL_ACT_SHARED)
+                        continue;
+                    at = sl_inventory_find(&r->st->inventory, a->ref.group, a->ref.kind, a->ref.ns,
+                                           a->ref.name);
+                    if (at >= 0 && sl_inventory_add(&r->st->inventory, &a->ref, err) != 0)
+                        goto done;
+                }
+                i = j;
             }
             if (stage == 0) {
                 if (settle(r, &plan, err) != 0) {
@@ -1382,6 +1615,7 @@ out:
     release_objs(&r, &objs);
     sl_control_release(&ctl);
     sl_state_free(r.st);
+    pool_release(&r);
     json_decref(r.kinds);
     json_decref(r.deferred);
     sl_state_unlock(lockfd);

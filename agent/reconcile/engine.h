@@ -55,6 +55,13 @@ struct sl_cluster_ops {
     /* Delete with background propagation; 404 is SL_ENOTFOUND. */
     int (*del)(void *ctx, const char *api_version, const char *kind, const char *ns,
                const char *name, struct sl_error *err);
+    /*
+     * Optional: a new independent context for another thread (its own connection),
+     * sharing share of the request rate; released with release_clone. When NULL the
+     * engine sends everything from one thread.
+     */
+    void *(*clone)(void *ctx, unsigned share, struct sl_error *err);
+    void (*release_clone)(void *clone);
 };
 
 struct sl_cluster {
@@ -99,6 +106,7 @@ struct sl_rc_opts {
     bool recreate_immutable;   /* recreate every object on immutable errors (else: annotated) */
     int64_t poll_interval_ms;  /* health polling (default 2000) */
     int64_t settle_timeout_ms; /* wait for CRDs/Namespaces (default 60000) */
+    unsigned workers;          /* parallel dry runs/applies per kind (0: 4; 1: sequential) */
     /* Check for a newer revision while waiting for health, every this many ms (0: never). */
     int64_t new_revision_check_ms;
     const volatile sig_atomic_t *cancel; /* set by a signal handler: stop at a safe point */

@@ -78,7 +78,7 @@ static int open_rest(struct sl_rc_session *s, unsigned flags, const volatile sig
         ko.qps = s->cfg->cluster.qps;
         ko.force_conflicts = s->cfg->cluster.force_conflicts;
         ko.cancel = cancel;
-        if (sl_kube_open(&s->kube, &ko, err) != 0) {
+        if (sl_kube_cluster_open(&s->kube, &ko, err) != 0) {
             sl_error_wrap(err, "cluster");
             goto fail;
         }
@@ -126,7 +126,7 @@ void sl_rc_session_close(struct sl_rc_session *s)
     sl_pipeline_free(s->pipeline);
 #endif
 #ifdef SLUICE_HAVE_KUBE
-    sl_kube_free(s->kube);
+    sl_kube_cluster_free(s->kube);
 #endif
     if (!s->borrowed_cfg)
         sl_config_free(s->cfg);

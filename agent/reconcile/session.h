@@ -15,7 +15,7 @@
 #include "engine.h"
 #include "error.h"
 
-struct sl_kube;
+struct sl_kube_cluster;
 struct sl_pipeline;
 
 enum {
@@ -27,7 +27,7 @@ enum {
 struct sl_rc_session {
     struct sl_config *cfg; /* owned unless opened with sl_rc_session_open_config */
     bool borrowed_cfg;
-    struct sl_kube *kube;
+    struct sl_kube_cluster *kube;
     struct sl_pipeline *pipeline;
     struct sl_cluster cluster;
     struct sl_desired desired;

@@ -231,8 +231,8 @@ static int f_del(void *ctx, const char *api, const char *kind, const char *ns, c
     return 0;
 }
 
-static const struct sl_cluster_ops fake_ops = {f_resolve, f_invalidate, f_list,
-                                               f_get,     f_apply,      f_del};
+static const struct sl_cluster_ops fake_ops = {f_resolve, f_invalidate, f_list, f_get,
+                                               f_apply,   f_del,        NULL,   NULL};
 
 /* ---- fake source: revision -> JSON array of objects ---- */
 
