@@ -658,8 +658,10 @@ static void batch_run(struct batch *b)
 
 static void batch_free(struct batch_item *items, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        sl_plan_wipe_secret(items[i].obj);
         json_decref(items[i].obj);
+    }
     free(items);
 }
 

@@ -164,6 +164,25 @@ int sl_plan_prepare(json_t *obj, const char *agent, const char *env, struct sl_e
     return 0;
 }
 
+void sl_plan_wipe_secret(json_t *obj)
+{
+    static const char *const fields[] = {"data", "stringData"};
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+
+    if (kind == NULL || strcmp(kind, "Secret") != 0)
+        return;
+    for (size_t f = 0; f < 2; f++) {
+        json_t *m = json_object_get(obj, fields[f]), *v;
+        const char *k;
+        json_object_foreach(m, k, v)
+        {
+            const char *str = json_string_value(v);
+            if (str != NULL)
+                sodium_memzero((char *)(uintptr_t)str, json_string_length(v));
+        }
+    }
+}
+
 static void hex_digest(const unsigned char h[crypto_hash_sha256_BYTES], char out[SL_DIGEST_LEN])
 {
     memcpy(out, "sha256:", 7);
@@ -513,6 +532,7 @@ bool sl_plan_compare(const json_t *desired, const json_t *live, const char *fiel
     if (fields != NULL && json_is_object(fields) && !covers(fields, d, &p)) {
         if (reason != NULL && reasonlen > 0)
             snprintf(reason, reasonlen, "%s (managed field no longer desired)", p.buf);
+        sl_plan_wipe_secret(d);
         json_decref(d);
         return false;
     }
@@ -520,6 +540,7 @@ bool sl_plan_compare(const json_t *desired, const json_t *live, const char *fiel
 done:
     if (!ok && reason != NULL && reasonlen > 0)
         snprintf(reason, reasonlen, "%s", p.buf[0] ? p.buf : "(object)");
+    sl_plan_wipe_secret(d);
     json_decref(d);
     return ok;
 }

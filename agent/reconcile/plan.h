@@ -94,6 +94,13 @@ struct sl_plan_opts {
  */
 int sl_plan_prepare(json_t *obj, const char *agent, const char *env, struct sl_error *err);
 
+/*
+ * Overwrite the values of a Secret's data/stringData in place (for the private copies the
+ * reconcile stage makes of desired Secrets; jansson would free them unwiped). No-op for
+ * other kinds.
+ */
+void sl_plan_wipe_secret(json_t *obj);
+
 /* "sha256:<hex>" of the canonical JSON (sorted keys, compact) of obj. */
 int sl_object_digest(const json_t *obj, char out[SL_DIGEST_LEN], struct sl_error *err);
 /* Digest of a whole set: sha256 over "id\ncanonical-json\n" of each object in id order. */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,7 +23,8 @@
 /* ---- fake cluster ---- */
 
 struct fake {
-    json_t *objs; /* key -> object */
+    pthread_mutex_t mu; /* f_apply runs on several threads when cloned */
+    json_t *objs;       /* key -> object */
     unsigned writes, dry_runs, lists, gets, requests;
     bool fail_all; /* every request fails with SL_EIO */
     uint64_t rv;
@@ -144,8 +146,8 @@ static const char *image_of(const json_t *o)
     return json_string_value(json_object_get(c, "image"));
 }
 
-static int f_apply(void *ctx, const json_t *obj, bool dry_run, bool force, json_t **out,
-                   bool *immutable, struct sl_error *err)
+static int f_apply_locked(void *ctx, const json_t *obj, bool dry_run, bool force, json_t **out,
+                          bool *immutable, struct sl_error *err)
 {
     struct fake *f = ctx;
     const json_t *md = json_object_get(obj, "metadata");
@@ -215,6 +217,33 @@ static int f_apply(void *ctx, const json_t *obj, bool dry_run, bool force, json_
     return 0;
 }
 
+static int f_apply(void *ctx, const json_t *obj, bool dry_run, bool force, json_t **out,
+                   bool *immutable, struct sl_error *err)
+{
+    struct fake *f = ctx;
+    int rc;
+    pthread_mutex_lock(&f->mu);
+    rc = f_apply_locked(ctx, obj, dry_run, force, out, immutable, err);
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+static unsigned clones;
+
+static void *f_clone(void *ctx, unsigned share, struct sl_error *err)
+{
+    (void)share;
+    (void)err;
+    clones++;
+    return ctx;
+}
+
+static void f_release_clone(void *c)
+{
+    (void)c;
+    clones--;
+}
+
 static int f_del(void *ctx, const char *api, const char *kind, const char *ns, const char *name,
                  struct sl_error *err)
 {
@@ -233,6 +262,8 @@ static int f_del(void *ctx, const char *api, const char *kind, const char *ns, c
 
 static const struct sl_cluster_ops fake_ops = {f_resolve, f_invalidate, f_list, f_get,
                                                f_apply,   f_del,        NULL,   NULL};
+static const struct sl_cluster_ops fake_parallel_ops = {
+        f_resolve, f_invalidate, f_list, f_get, f_apply, f_del, f_clone, f_release_clone};
 
 /* ---- fake source: revision -> JSON array of objects ---- */
 
@@ -301,6 +332,7 @@ static int setup(void **state)
     if (mkdtemp(x->dir) == NULL)
         return -1;
     x->f.objs = json_object();
+    pthread_mutex_init(&x->f.mu, NULL);
     x->s.revs = json_pack(
             "{s:o, s:o, s:o, s:o, s:o}", "r1",
             json_loads("[" NSOBJ "," CMOBJ("cfg", "1", "") "," CMOBJ("old", "1", "") "," CMOBJ(
@@ -606,6 +638,46 @@ static void test_lock_conflict(void **state)
     sl_state_unlock(fd);
 }
 
+static void test_parallel_apply(void **state)
+{
+    struct fx *x = *state;
+    json_t *arr = json_array();
+    char buf[256];
+
+    json_array_append_new(arr, json_loads(NSOBJ, 0, NULL));
+    for (int i = 0; i < 40; i++) {
+        snprintf(buf, sizeof(buf),
+                 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+                 "\"cm-%d\"},\"data\":{\"v\":\"%d\"}}",
+                 i, i);
+        json_array_append_new(arr, json_loads(buf, 0, NULL));
+    }
+    json_object_set_new(x->s.revs, "many", arr);
+    x->s.current = "many";
+    x->cl.ops = &fake_parallel_ops;
+    x->opts.workers = 4;
+    assert_int_equal(run(x), SL_RESULT_HEALTHY);
+    assert_int_equal(x->res.created, 41);
+    assert_int_equal(x->f.dry_runs, 41); /* the Namespace, then the ConfigMaps in it */
+    assert_int_equal(clones, 0);         /* every clone released */
+    for (int i = 0; i < 40; i++) {
+        snprintf(buf, sizeof(buf), "cm-%d", i);
+        assert_non_null(live(x, "v1", "ConfigMap", "shop", buf));
+    }
+    /* one rejected object among many: nothing written */
+    arr = json_object_get(x->s.revs, "many");
+    json_array_append_new(arr, json_loads(CMOBJ("cfg", "x",
+                                                ",\"annotations\":{\"test/reject\":"
+                                                "\"x\"}"),
+                                          0, NULL));
+    x->s.current = "many";
+    json_object_set(x->s.revs, "many2", arr);
+    x->s.current = "many2";
+    assert_int_equal(run(x), SL_RESULT_REJECTED);
+    assert_int_equal(x->f.writes, 0);
+    assert_non_null(strstr(x->res.message, "ConfigMap shop/cfg"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -618,6 +690,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_suspend_and_pin, setup, teardown),
             cmocka_unit_test_setup_teardown(test_recover_from_mirror, setup, teardown),
             cmocka_unit_test_setup_teardown(test_lock_conflict, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_parallel_apply, setup, teardown),
     };
     struct sl_error err = SL_ERROR_INIT;
     if (sl_secmem_init(&err) != 0)
