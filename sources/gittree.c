@@ -10,10 +10,77 @@
 #define MAX_PATH_LEN 8192
 #define MAX_LINK_LEN 4096
 
+#define MAX_DEPTH 256
+
+/*
+ * Trees are kept once loaded: libgit2 does not cache tree objects over 4 KiB,
+ * so a directory of a few thousand files would otherwise be parsed again for
+ * every file read below it. Open addressing keyed by object id.
+ */
+struct tree_cache {
+    git_tree **v;
+    size_t cap; /* power of two */
+    size_t n;
+};
+
 struct ssrc_tree {
     git_repository *repo;
+    git_odb *odb;
     git_tree *root;
+    struct tree_cache cache;
 };
+
+static size_t oid_hash(const git_oid *id)
+{
+    size_t h;
+
+    memcpy(&h, id->id, sizeof(h));
+    return h;
+}
+
+static int cache_get(struct ssrc_tree *t, const git_oid *id, git_tree **out, struct ssrc_error *err)
+{
+    struct tree_cache *c = &t->cache;
+    git_tree *tree = NULL;
+    size_t i;
+    int grc;
+
+    if (c->cap > 0) {
+        for (i = oid_hash(id) & (c->cap - 1); c->v[i] != NULL; i = (i + 1) & (c->cap - 1)) {
+            if (git_oid_equal(git_tree_id(c->v[i]), id)) {
+                *out = c->v[i];
+                return 0;
+            }
+        }
+    }
+    if ((grc = git_tree_lookup(&tree, t->repo, id)) < 0)
+        return ssrc_error_git(err, grc, "reading a tree");
+    if ((c->n + 1) * 2 > c->cap) {
+        size_t ncap = c->cap == 0 ? 64 : c->cap * 2;
+        git_tree **nv = calloc(ncap, sizeof(*nv));
+        if (nv == NULL) {
+            git_tree_free(tree);
+            return ssrc_error_set(err, SSRC_ENOMEM, "out of memory");
+        }
+        for (size_t j = 0; j < c->cap; j++) {
+            if (c->v[j] == NULL)
+                continue;
+            for (i = oid_hash(git_tree_id(c->v[j])) & (ncap - 1); nv[i] != NULL;
+                 i = (i + 1) & (ncap - 1))
+                ;
+            nv[i] = c->v[j];
+        }
+        free(c->v);
+        c->v = nv;
+        c->cap = ncap;
+    }
+    for (i = oid_hash(id) & (c->cap - 1); c->v[i] != NULL; i = (i + 1) & (c->cap - 1))
+        ;
+    c->v[i] = tree;
+    c->n++;
+    *out = tree;
+    return 0;
+}
 
 int ssrc_tree_open(const char *repo_path, const char *rev, struct ssrc_tree **out,
                    char commit[SSRC_OID_HEX], struct ssrc_error *err)
@@ -47,6 +114,10 @@ int ssrc_tree_open(const char *repo_path, const char *rev, struct ssrc_tree **ou
         ssrc_error_git(err, grc, "revision \"%s\": reading its tree", rev);
         goto done;
     }
+    if ((grc = git_repository_odb(&t->odb, t->repo)) < 0) {
+        ssrc_error_git(err, grc, "opening the object database");
+        goto done;
+    }
     if (commit != NULL)
         git_oid_tostr(commit, SSRC_OID_HEX, git_object_id(peeled));
     *out = t;
@@ -66,7 +137,11 @@ void ssrc_tree_free(struct ssrc_tree *t)
 {
     if (t == NULL)
         return;
+    for (size_t i = 0; i < t->cache.cap; i++)
+        git_tree_free(t->cache.v[i]);
+    free(t->cache.v);
     git_tree_free(t->root);
+    git_odb_free(t->odb);
     git_repository_free(t->repo);
     free(t);
     git_libgit2_shutdown();
@@ -75,65 +150,59 @@ void ssrc_tree_free(struct ssrc_tree *t)
 /* Result of walking a path. */
 struct found {
     enum ssrc_kind kind;
-    git_oid oid; /* blob or tree */
+    git_oid oid;    /* blob or tree */
+    git_tree *tree; /* directories: the cached tree (borrowed from the cache) */
     bool is_root;
 };
 
 /*
- * Walk path component by component from the root. The resolved prefix only
- * ever holds real directories, so ".." is popping a component; symlink
- * targets are spliced in front of the rest of the path.
+ * Walk path component by component from the root. The stack holds the real
+ * directories walked so far, so ".." pops one; symlink targets are spliced in
+ * front of the rest of the path and resolved from the link's directory.
+ * Returns 0 (found), 1 (not found) or -1.
  */
 static int walk(struct ssrc_tree *t, const char *path, struct found *f, struct ssrc_error *err)
 {
-    char rest[MAX_PATH_LEN], prefix[MAX_PATH_LEN];
-    size_t plen = 0;
+    char rest[MAX_PATH_LEN], comp[MAX_PATH_LEN];
+    git_tree *stack[MAX_DEPTH];
+    size_t depth = 0;
     int hops = 0;
 
     memset(f, 0, sizeof(*f));
     if (strlen(path) >= sizeof(rest))
         return ssrc_error_set(err, SSRC_ETOOLARGE, "%s: path too long", path);
     snprintf(rest, sizeof(rest), "%s", path);
-    prefix[0] = '\0';
+    stack[0] = t->root;
     for (;;) {
-        char comp[MAX_PATH_LEN], full[MAX_PATH_LEN];
-        size_t cl = strcspn(rest, "/");
-        git_tree_entry *e = NULL;
+        size_t cl = strcspn(rest, "/"), skip;
+        const git_tree_entry *e;
         git_filemode_t mode;
-        int grc;
 
         if (rest[0] == '\0')
             break;
         memcpy(comp, rest, cl);
         comp[cl] = '\0';
-        memmove(rest, rest + cl + (rest[cl] == '/'), strlen(rest + cl + (rest[cl] == '/')) + 1);
+        skip = cl + (rest[cl] == '/');
+        memmove(rest, rest + skip, strlen(rest + skip) + 1);
         if (cl == 0 || strcmp(comp, ".") == 0)
             continue;
         if (strcmp(comp, "..") == 0) {
-            char *slash;
-            if (plen == 0)
+            if (depth == 0)
                 return ssrc_error_set(err, SSRC_EPERM, "%s: leaves the repository tree", path);
-            slash = strrchr(prefix, '/');
-            plen = slash != NULL ? (size_t)(slash - prefix) : 0;
-            prefix[plen] = '\0';
+            depth--;
             continue;
         }
-        if ((size_t)snprintf(full, sizeof(full), "%s%s%s", prefix, plen ? "/" : "", comp) >=
-            sizeof(full))
-            return ssrc_error_set(err, SSRC_ETOOLARGE, "%s: path too long", path);
-        grc = git_tree_entry_bypath(&e, t->root, full);
-        if (grc == GIT_ENOTFOUND) {
-            git_error_clear();
+        e = git_tree_entry_byname(stack[depth], comp);
+        if (e == NULL)
             return 1;
-        }
-        if (grc < 0)
-            return ssrc_error_git(err, grc, "%s", path);
         mode = git_tree_entry_filemode(e);
         if (mode == GIT_FILEMODE_TREE) {
-            git_oid_cpy(&f->oid, git_tree_entry_id(e));
-            git_tree_entry_free(e);
-            memcpy(prefix, full, strlen(full) + 1);
-            plen = strlen(prefix);
+            git_tree *sub = NULL;
+            if (depth + 1 >= MAX_DEPTH)
+                return ssrc_error_set(err, SSRC_ETOOLARGE, "%s: nested too deep", path);
+            if (cache_get(t, git_tree_entry_id(e), &sub, err) != 0)
+                return -1;
+            stack[++depth] = sub;
             continue;
         }
         if (mode == GIT_FILEMODE_LINK) {
@@ -141,8 +210,7 @@ static int walk(struct ssrc_tree *t, const char *path, struct found *f, struct s
             char joined[MAX_PATH_LEN];
             size_t tl;
             const char *target;
-            grc = git_blob_lookup(&b, t->repo, git_tree_entry_id(e));
-            git_tree_entry_free(e);
+            int grc = git_blob_lookup(&b, t->repo, git_tree_entry_id(e));
             if (grc < 0)
                 return ssrc_error_git(err, grc, "%s", path);
             tl = (size_t)git_blob_rawsize(b);
@@ -150,13 +218,13 @@ static int walk(struct ssrc_tree *t, const char *path, struct found *f, struct s
             if (++hops > MAX_HOPS || tl == 0 || tl > MAX_LINK_LEN ||
                 memchr(target, '\0', tl) != NULL) {
                 git_blob_free(b);
-                return ssrc_error_set(err, SSRC_EPERM, "%s: unusable symlink %s", path, full);
+                return ssrc_error_set(err, SSRC_EPERM, "%s: unusable symlink %s", path, comp);
             }
             if (target[0] == '/') {
                 git_blob_free(b);
                 return ssrc_error_set(err, SSRC_EPERM,
                                       "%s: symlink %s points outside the repository tree", path,
-                                      full);
+                                      comp);
             }
             if ((size_t)snprintf(joined, sizeof(joined), "%.*s%s%s", (int)tl, target,
                                  rest[0] ? "/" : "", rest) >= sizeof(joined)) {
@@ -167,23 +235,19 @@ static int walk(struct ssrc_tree *t, const char *path, struct found *f, struct s
             memcpy(rest, joined, strlen(joined) + 1);
             continue;
         }
-        if (mode == GIT_FILEMODE_COMMIT) {
-            git_tree_entry_free(e);
-            return ssrc_error_set(err, SSRC_EUNSUPPORTED, "%s: submodules are not supported", full);
-        }
+        if (mode == GIT_FILEMODE_COMMIT)
+            return ssrc_error_set(err, SSRC_EUNSUPPORTED, "%s: submodules are not supported", path);
         /* A regular file: the walk must end here. */
         git_oid_cpy(&f->oid, git_tree_entry_id(e));
-        git_tree_entry_free(e);
         if (rest[0] != '\0' && strspn(rest, "/") != strlen(rest))
             return 1;
         f->kind = SSRC_KIND_FILE;
         return 0;
     }
     f->kind = SSRC_KIND_DIR;
-    if (plen == 0) {
-        git_oid_cpy(&f->oid, git_tree_id(t->root));
-        f->is_root = true;
-    }
+    git_oid_cpy(&f->oid, git_tree_id(stack[depth]));
+    f->tree = stack[depth];
+    f->is_root = depth == 0;
     return 0;
 }
 
@@ -201,16 +265,11 @@ int ssrc_tree_stat(struct ssrc_tree *t, const char *path, enum ssrc_kind *kind, 
         return 0;
     *kind = f.kind;
     if (f.kind == SSRC_KIND_FILE) {
-        git_odb *odb = NULL;
         size_t sz = 0;
         git_object_t type;
-        int grc;
-        if ((grc = git_repository_odb(&odb, t->repo)) < 0 ||
-            (grc = git_odb_read_header(&sz, &type, odb, &f.oid)) < 0) {
-            git_odb_free(odb);
+        int grc = git_odb_read_header(&sz, &type, t->odb, &f.oid);
+        if (grc < 0)
             return ssrc_error_git(err, grc, "%s", path);
-        }
-        git_odb_free(odb);
         *size = sz;
     }
     return 0;
@@ -222,7 +281,6 @@ int ssrc_tree_read(struct ssrc_tree *t, const char *path, size_t max,
 {
     struct found f;
     git_blob *b = NULL;
-    git_odb *odb = NULL;
     size_t sz = 0;
     git_object_t type;
     int rc = walk(t, path, &f, err), grc;
@@ -234,12 +292,8 @@ int ssrc_tree_read(struct ssrc_tree *t, const char *path, size_t max,
     if (f.kind != SSRC_KIND_FILE)
         return ssrc_error_set(err, SSRC_EINVAL, "%s: is a directory", path);
     /* Check the size from the header before inflating anything. */
-    if ((grc = git_repository_odb(&odb, t->repo)) < 0 ||
-        (grc = git_odb_read_header(&sz, &type, odb, &f.oid)) < 0) {
-        git_odb_free(odb);
+    if ((grc = git_odb_read_header(&sz, &type, t->odb, &f.oid)) < 0)
         return ssrc_error_git(err, grc, "%s", path);
-    }
-    git_odb_free(odb);
     if (sz > max)
         return ssrc_error_set(err, SSRC_ETOOLARGE, "%s: larger than %zu bytes", path, max);
     if ((grc = git_blob_lookup(&b, t->repo, &f.oid)) < 0)
@@ -262,10 +316,10 @@ int ssrc_tree_list(struct ssrc_tree *t, const char *path, char ***names, size_t 
                    struct ssrc_error *err)
 {
     struct found f;
-    git_tree *dir = NULL;
+    const git_tree *dir;
     char **v = NULL;
     size_t cnt = 0, total;
-    int rc = walk(t, path, &f, err), grc;
+    int rc = walk(t, path, &f, err);
 
     *names = NULL;
     *n = 0;
@@ -275,8 +329,7 @@ int ssrc_tree_list(struct ssrc_tree *t, const char *path, char ***names, size_t 
         return ssrc_error_set(err, SSRC_ENOTFOUND, "%s: no such directory", path);
     if (f.kind != SSRC_KIND_DIR)
         return ssrc_error_set(err, SSRC_EINVAL, "%s: not a directory", path);
-    if ((grc = git_tree_lookup(&dir, t->repo, &f.oid)) < 0)
-        return ssrc_error_git(err, grc, "%s", path);
+    dir = f.tree;
     rc = -1;
     total = git_tree_entrycount(dir);
     v = calloc(total + 1, sizeof(*v));
@@ -303,6 +356,5 @@ done:
     for (size_t i = 0; i < cnt; i++)
         free(v[i]);
     free(v);
-    git_tree_free(dir);
     return rc;
 }

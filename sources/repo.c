@@ -539,6 +539,186 @@ static int adv_cmp(const void *a, const void *b)
     return strcmp(((const struct adv *)a)->name, ((const struct adv *)b)->name);
 }
 
+static void adv_free(struct adv *v, size_t n)
+{
+    for (size_t i = 0; v != NULL && i < n; i++)
+        free(v[i].name);
+    free(v);
+}
+
+static int adv_push(struct adv **v, size_t *n, size_t *cap, const char *name, const git_oid *oid,
+                    struct ssrc_error *err)
+{
+    if (*n >= SSRC_MAX_REFS)
+        return ssrc_error_set(err, SSRC_ETOOLARGE, "more than %d refs", SSRC_MAX_REFS);
+    if (*n == *cap) {
+        size_t nc = *cap == 0 ? 64 : *cap * 2;
+        struct adv *nv = realloc(*v, nc * sizeof(*nv));
+        if (nv == NULL)
+            return ssrc_error_set(err, SSRC_ENOMEM, "out of memory");
+        *v = nv;
+        *cap = nc;
+    }
+    if (((*v)[*n].name = strdup(name)) == NULL)
+        return ssrc_error_set(err, SSRC_ENOMEM, "out of memory");
+    git_oid_cpy(&(*v)[*n].oid, oid);
+    (*n)++;
+    return 0;
+}
+
+/*
+ * Branches and tags of a repository with their direct targets, sorted. No
+ * peeling: that would read every annotated tag object, and a poll only
+ * needs to know whether anything changed.
+ */
+static int list_direct(git_repository *g, struct adv **out, size_t *n, struct ssrc_error *err)
+{
+    git_reference_iterator *it = NULL;
+    git_reference *ref = NULL;
+    struct adv *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc = -1, grc;
+
+    if ((grc = git_reference_iterator_new(&it, g)) < 0) {
+        ssrc_error_git(err, grc, "listing refs");
+        goto done;
+    }
+    while ((grc = git_reference_next(&ref, it)) == 0) {
+        if (wanted_ref(git_reference_name(ref)) &&
+            git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
+            adv_push(&v, &cnt, &cap, git_reference_name(ref), git_reference_target(ref), err) != 0)
+            goto done;
+        git_reference_free(ref);
+        ref = NULL;
+    }
+    if (grc != GIT_ITEROVER) {
+        ssrc_error_git(err, grc, "listing refs");
+        goto done;
+    }
+    if (cnt > 0)
+        qsort(v, cnt, sizeof(*v), adv_cmp);
+    *out = v;
+    *n = cnt;
+    v = NULL;
+    cnt = 0;
+    rc = 0;
+done:
+    git_reference_free(ref);
+    git_reference_iterator_free(it);
+    adv_free(v, cnt);
+    return rc;
+}
+
+static bool same_refs(const struct adv *a, size_t na, const struct adv *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i].name, b[i].name) != 0 || !git_oid_equal(&a[i].oid, &b[i].oid))
+            return false;
+    return true;
+}
+
+/* A file:// URL or a plain path: the path, else NULL. */
+static const char *local_path(const char *url)
+{
+    if (strncmp(url, "file://", 7) == 0)
+        return url + 7;
+    if (url[0] == '/')
+        return url;
+    return NULL;
+}
+
+/*
+ * Local remotes (file:// and paths) are read directly rather than through
+ * libgit2's local transport, which peels every tag while connecting and
+ * packs every tag's whole tree again on each fetch: with thousands of tags
+ * an idle poll would be far slower than `git ls-remote` and one new commit
+ * would take seconds.
+ */
+static int local_list(git_repository *src, struct adv **out, size_t *n, struct ssrc_error *err)
+{
+    return list_direct(src, out, n, err);
+}
+
+/* Copy what the cache lacks for the wanted refs as one pack: new commits
+ * (minus history the cache has), their new trees and blobs, and tag objects. */
+static int local_fetch(struct ssrc_repo *cache, git_repository *src, const struct adv *want,
+                       size_t nwant, const struct adv *have, size_t nhave, size_t *bytes,
+                       struct ssrc_error *err)
+{
+    git_packbuilder *pb = NULL;
+    git_revwalk *walk = NULL;
+    git_odb *codb = NULL, *sodb = NULL;
+    char packdir[4096];
+    int rc = -1, grc;
+
+    if ((grc = git_repository_odb(&codb, cache->git)) < 0 ||
+        (grc = git_repository_odb(&sodb, src)) < 0 || (grc = git_packbuilder_new(&pb, src)) < 0 ||
+        (grc = git_revwalk_new(&walk, src)) < 0) {
+        ssrc_error_git(err, grc, "preparing a local fetch");
+        goto done;
+    }
+    for (size_t i = 0; i < nhave; i++) {
+        /* History the cache already has; failures only mean "not in the source". */
+        if (git_revwalk_hide(walk, &have[i].oid) < 0)
+            git_error_clear();
+    }
+    for (size_t i = 0; i < nwant; i++) {
+        git_oid id;
+        git_oid_cpy(&id, &want[i].oid);
+        for (int depth = 0; depth < 16 && !git_odb_exists(codb, &id); depth++) {
+            git_object *obj = NULL;
+            git_object_t type;
+            if ((grc = git_object_lookup(&obj, src, &id, GIT_OBJECT_ANY)) < 0) {
+                ssrc_error_git(err, grc, "%s", want[i].name);
+                goto done;
+            }
+            type = git_object_type(obj);
+            if (type == GIT_OBJECT_COMMIT) {
+                grc = git_revwalk_push(walk, &id);
+            } else if (type == GIT_OBJECT_TAG) {
+                grc = git_packbuilder_insert(pb, &id, want[i].name);
+                if (grc >= 0) {
+                    git_oid_cpy(&id, git_tag_target_id((git_tag *)obj));
+                    git_object_free(obj);
+                    continue; /* the tag's target may be missing too */
+                }
+            } else {
+                grc = git_packbuilder_insert_recur(pb, &id, want[i].name);
+            }
+            git_object_free(obj);
+            if (grc < 0) {
+                ssrc_error_git(err, grc, "%s", want[i].name);
+                goto done;
+            }
+            break;
+        }
+    }
+    if ((grc = git_packbuilder_insert_walk(pb, walk)) < 0) {
+        ssrc_error_git(err, grc, "collecting objects");
+        goto done;
+    }
+    snprintf(packdir, sizeof(packdir), "%sobjects/pack", cache->path);
+    if (git_packbuilder_object_count(pb) > 0 &&
+        (grc = git_packbuilder_write(pb, packdir, 0, NULL, NULL)) < 0) {
+        ssrc_error_git(err, grc, "writing the pack");
+        goto done;
+    }
+    *bytes = git_packbuilder_written(pb);
+    if ((grc = git_odb_refresh(codb)) < 0) {
+        ssrc_error_git(err, grc, "refreshing the object database");
+        goto done;
+    }
+    rc = 0;
+done:
+    git_revwalk_free(walk);
+    git_packbuilder_free(pb);
+    git_odb_free(sodb);
+    git_odb_free(codb);
+    return rc;
+}
+
 /* One connect + ls (+ download + ref update when changed). */
 static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_strarray *headers,
                      struct ssrc_poll_result *res, struct ssrc_error *err)
@@ -553,13 +733,37 @@ static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_stra
     git_fetch_options fo;
     git_remote_create_options co;
     const git_remote_head **heads = NULL;
-    struct ssrc_refs local = {0};
-    struct adv *adv = NULL;
-    size_t nheads = 0, nadv = 0;
+    struct adv *local = NULL, *adv = NULL;
+    size_t nheads = 0, nadv = 0, nlocal = 0, advcap = 0, li = 0;
+    const char *lpath = local_path(c->o->url);
+    git_repository *src = NULL;
+    git_refdb *refdb = NULL;
     git_odb *odb = NULL;
-    bool changed = false;
     int rc = -1, grc;
 
+    if (list_direct(cache->git, &local, &nlocal, err) != 0)
+        goto done;
+    if (lpath != NULL) {
+        if ((grc = git_repository_open_ext(&src, lpath, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL)) < 0) {
+            ssrc_error_git(err, grc, "%s", lpath);
+            goto done;
+        }
+        if (local_list(src, &adv, &nadv, err) != 0)
+            goto done;
+        res->nrefs = nadv;
+        res->changed = !same_refs(adv, nadv, local, nlocal);
+        if (!res->changed) {
+            rc = 0;
+            goto done;
+        }
+        if (check_deadline(c) != 0) {
+            ssrc_error_set(err, c->cb_err.code, "%s", c->cb_err.msg);
+            goto done;
+        }
+        if (local_fetch(cache, src, adv, nadv, local, nlocal, &res->received_bytes, err) != 0)
+            goto done;
+        goto update;
+    }
     git_remote_init_callbacks(&cbs, GIT_REMOTE_CALLBACKS_VERSION);
     git_proxy_options_init(&proxy, GIT_PROXY_OPTIONS_VERSION);
     git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
@@ -599,11 +803,6 @@ static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_stra
                        SSRC_MAX_REFS);
         goto done;
     }
-    adv = calloc(nheads + 1, sizeof(*adv));
-    if (adv == NULL) {
-        ssrc_error_set(err, SSRC_ENOMEM, "out of memory");
-        goto done;
-    }
     for (size_t i = 0; i < nheads; i++) {
         const char *n = heads[i]->name;
         size_t l = strlen(n);
@@ -612,25 +811,14 @@ static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_stra
             continue;
         if (git_reference_name_is_valid(&valid, n) < 0 || !valid)
             continue;
-        adv[nadv].name = (char *)(uintptr_t)n;
-        git_oid_cpy(&adv[nadv].oid, &heads[i]->oid);
-        nadv++;
+        if (adv_push(&adv, &nadv, &advcap, n, &heads[i]->oid, err) != 0)
+            goto done;
     }
-    qsort(adv, nadv, sizeof(*adv), adv_cmp);
+    if (nadv > 0)
+        qsort(adv, nadv, sizeof(*adv), adv_cmp);
     res->nrefs = nadv;
-    if (ssrc_refs_list(cache, &local, err) != 0)
-        goto done;
-    if (local.n != nadv) {
-        changed = true;
-    } else {
-        for (size_t i = 0; i < nadv && !changed; i++) {
-            char hex[SSRC_OID_HEX];
-            git_oid_tostr(hex, sizeof(hex), &adv[i].oid);
-            changed = strcmp(local.v[i].name, adv[i].name) != 0 || strcmp(local.v[i].oid, hex) != 0;
-        }
-    }
-    res->changed = changed;
-    if (!changed) {
+    res->changed = !same_refs(adv, nadv, local, nlocal);
+    if (!res->changed) {
         rc = 0;
         goto done;
     }
@@ -647,6 +835,7 @@ static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_stra
         goto done;
     }
     res->received_bytes = git_remote_stats(remote)->received_bytes;
+update:
     if ((grc = git_repository_odb(&odb, cache->git)) < 0) {
         ssrc_error_git(err, grc, "opening the object database");
         goto done;
@@ -661,8 +850,23 @@ static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_stra
             goto done;
         }
     }
+    /* Both lists are sorted: write what is new or moved, remove what is gone. */
     for (size_t i = 0; i < nadv; i++) {
         git_reference *ref = NULL;
+        int cmp = 1;
+        while (li < nlocal && (cmp = strcmp(local[li].name, adv[i].name)) < 0) {
+            if ((grc = git_reference_remove(cache->git, local[li].name)) < 0) {
+                ssrc_error_git(err, grc, "removing %s", local[li].name);
+                goto done;
+            }
+            li++;
+        }
+        if (cmp == 0 && git_oid_equal(&local[li].oid, &adv[i].oid)) {
+            li++;
+            continue;
+        }
+        if (cmp == 0)
+            li++;
         grc = git_reference_create(&ref, cache->git, adv[i].name, &adv[i].oid, 1, "sluice fetch");
         git_reference_free(ref);
         if (grc < 0) {
@@ -670,19 +874,25 @@ static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_stra
             goto done;
         }
     }
-    for (size_t i = 0; i < local.n; i++) {
-        struct adv key = {local.v[i].name, {{0}}};
-        if (bsearch(&key, adv, nadv, sizeof(*adv), adv_cmp) == NULL &&
-            (grc = git_reference_remove(cache->git, local.v[i].name)) < 0) {
-            ssrc_error_git(err, grc, "removing %s", local.v[i].name);
+    for (; li < nlocal; li++) {
+        if ((grc = git_reference_remove(cache->git, local[li].name)) < 0) {
+            ssrc_error_git(err, grc, "removing %s", local[li].name);
             goto done;
         }
     }
+    /* Thousands of loose ref files make every later listing slow: pack them. */
+    if ((grc = git_repository_refdb(&refdb, cache->git)) < 0 ||
+        (grc = git_refdb_compress(refdb)) < 0) {
+        ssrc_error_git(err, grc, "packing refs");
+        goto done;
+    }
     rc = 0;
 done:
+    git_refdb_free(refdb);
+    git_repository_free(src);
     git_odb_free(odb);
-    ssrc_refs_release(&local);
-    free(adv);
+    adv_free(local, nlocal);
+    adv_free(adv, nadv);
     if (remote != NULL) {
         git_remote_disconnect(remote);
         git_remote_free(remote);

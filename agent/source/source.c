@@ -400,7 +400,7 @@ int sl_source_resolve(struct sl_source *s, const struct sl_env_config *e,
     }
     out->ok = r.ok;
     out->kept = r.kept;
-    snprintf(out->ref, sizeof(out->ref), "%s", r.ok ? short_ref(r.ref) : "-");
+    snprintf(out->ref, sizeof(out->ref), "%.255s", r.ok ? short_ref(r.ref) : "-");
     snprintf(out->commit, sizeof(out->commit), "%s", r.commit);
     snprintf(out->tag, sizeof(out->tag), "%s", r.tag);
     snprintf(out->reason, sizeof(out->reason), "%s", r.reason);
