@@ -8,6 +8,7 @@
  * the real schemas of the built-in kinds.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kubesim.h"
@@ -380,6 +381,30 @@ void ks_handle_discovery(struct ks_state *st, struct ks_request *rq, struct ks_r
         json_decref(groups);
         out->body = json_pack("{s:s,s:s,s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups",
                               list);
+        return;
+    }
+    if (strcmp(p, "/openapi/v2") == 0) {
+        /*
+         * A minimal OpenAPI v2 document in gnostic protobuf (swagger "2.0",
+         * info, empty paths): with it kubectl skips client-side validation of
+         * kinds it has no schema for, as with a real server, and reports an
+         * unknown kind as "no matches for kind ... ensure CRDs are installed
+         * first" instead of a validation error.
+         */
+        snprintf(rq->resource_name, sizeof rq->resource_name, "openapi");
+        static const char doc[] = "\x0a\x03"
+                                  "2.0"
+                                  "\x12\x15\x0a\x0a"
+                                  "Kubernetes"
+                                  "\x12\x07"
+                                  "v1.32.4"
+                                  "\x42\x00";
+        out->code = 200;
+        out->raw = malloc(sizeof doc);
+        if (out->raw)
+            memcpy(out->raw, doc, sizeof doc);
+        out->raw_len = sizeof doc - 1;
+        out->content_type = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
         return;
     }
     if (strncmp(p, "/openapi/v3", 11) == 0) {

@@ -89,7 +89,8 @@ struct ks_reply {
     char retry_after[24];
     char warning[512]; /* Warning header (fieldValidation=Warn) */
     bool drop;
-    char *raw; /* preformatted body instead of json (owned) */
+    char *raw;      /* preformatted body instead of json (owned) */
+    size_t raw_len; /* length of raw when it may hold NUL bytes (0: strlen) */
 };
 
 /* store.c: resources, objects, CRUD */

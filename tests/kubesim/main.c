@@ -589,12 +589,13 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct ks_reply *
     if (rep->raw) {
         s = rep->raw;
         rep->raw = NULL;
+        len = rep->raw_len ? rep->raw_len : strlen(s);
     } else {
         s = json_dumps(rep->body ? rep->body : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+        len = s ? strlen(s) : 0;
     }
     if (!s)
         return MHD_NO;
-    len = strlen(s);
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, s, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(s);
