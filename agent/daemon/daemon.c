@@ -73,6 +73,7 @@ struct job {
     const struct sl_notifier *notifier;
     const char *trigger;
     bool in_failure;
+    char previous[64]; /* the revision the daemon last saw applied */
     /* results */
     int rc;
     struct sl_run_result res;
@@ -321,6 +322,44 @@ fail:
     return -1;
 }
 
+static ssize_t find_env(const struct daemon *d, const char *name);
+
+/*
+ * Seed the environments from the state saved by the last run, so that the
+ * first run after a restart knows the revision that was applied (a re-apply
+ * of it is then not announced as a deploy). A missing or unreadable file only
+ * costs that knowledge.
+ */
+static void load_state(struct daemon *d)
+{
+    char path[4096];
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_buf data = SL_BUF_INIT(1 << 20);
+    json_t *root = NULL, *envs, *e;
+    size_t i;
+
+    if (join_path(path, sizeof(path), d->cur.cfg->state_dir, SL_DAEMON_STATE_FILE, &err) != 0 ||
+        sl_file_read(&data, path, 1 << 20, &err) != 0)
+        goto done;
+    root = json_loadb(data.ptr, data.len, 0, NULL);
+    envs = json_object_get(root, "environments");
+    json_array_foreach(envs, i, e)
+    {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        const char *rev = json_string_value(json_object_get(e, "revision"));
+        const char *ref = json_string_value(json_object_get(e, "ref"));
+        ssize_t k = name != NULL ? find_env(d, name) : -1;
+        if (k < 0)
+            continue;
+        snprintf(d->envs[k].revision, sizeof(d->envs[k].revision), "%s", rev ? rev : "");
+        snprintf(d->envs[k].ref, sizeof(d->envs[k].ref), "%s", ref ? ref : "");
+        d->envs[k].last_success = (long long)json_integer_value(json_object_get(e, "lastSuccess"));
+    }
+done:
+    json_decref(root);
+    sl_buf_release(&data);
+}
+
 /* ---- status ---- */
 
 static json_t *status_json(const struct daemon *d)
@@ -516,6 +555,9 @@ static void *worker_main(void *arg)
                 j.res.outcome = SL_RUN_FAILED;
         }
         j.seconds = mono_s() - t0;
+        /* A pipeline that does not know the previous revision: the daemon does. */
+        if (j.res.previous[0] == '\0')
+            snprintf(j.res.previous, sizeof(j.res.previous), "%s", j.previous);
         j.notified = 0;
         if (sl_notifier_event(j.notifier, &j.res, j.rc != 0, j.in_failure ? 1 : 0, &ev)) {
             struct sl_notice no = {
@@ -550,6 +592,7 @@ static void dispatch(struct daemon *d, size_t i)
     d->job.notifier = d->cur.notifier;
     d->job.trigger = e->trigger;
     d->job.in_failure = e->in_failure;
+    snprintf(d->job.previous, sizeof(d->job.previous), "%s", e->revision);
     pthread_cond_signal(&d->cv);
     pthread_mutex_unlock(&d->mu);
     d->busy = true;
@@ -720,6 +763,8 @@ static void apply_pending(struct daemon *d)
     }
     if (d->http != NULL)
         sl_http_set_limits(d->http, p->cfg->http.max_body, p->cfg->http.rate_limit);
+    if (d->opts->retire != NULL)
+        d->opts->retire(d->opts->reconcile_arg, d->cur.cfg);
     bundle_release(&d->cur);
     d->cur = *p;
     free(p);
@@ -986,6 +1031,7 @@ static int startup(struct daemon *d, struct sl_diags *diags, sigset_t *waitmask,
         return -1;
     if (setup_envs(d, d->cur.cfg, "startup") != 0)
         return sl_error_set(err, SL_ENOMEM, "out of memory");
+    load_state(d);
     if (d->cur.cfg->http.listen[0] != '\0') {
         d->http = sl_http_start(d->cur.cfg->http.listen, &h, d->cur.cfg->http.max_body,
                                 d->cur.cfg->http.rate_limit, err);
@@ -1148,6 +1194,8 @@ done:
         bundle_release(d.pending);
         free(d.pending);
     }
+    if (d.cur.cfg != NULL && opts->retire != NULL)
+        opts->retire(opts->reconcile_arg, d.cur.cfg);
     bundle_release(&d.cur);
     free(d.envs);
     sl_dmetrics_release(&d.dm);

@@ -41,6 +41,12 @@ struct sl_daemon_opts {
     const char *config_path;
     sl_reconcile_env_fn reconcile;
     void *reconcile_arg;
+    /*
+     * Optional: called on the main thread, while no run is in progress, just
+     * before a configuration given to reconcile is freed (after a reload and
+     * at exit), so that state built for it (clients, caches) can be dropped.
+     */
+    void (*retire)(void *arg, const struct sl_config *cfg);
     const char *version;
     const char *commit;
 };

@@ -65,6 +65,20 @@ static int fake(void *arg, struct sl_daemon_ctx *ctx, const struct sl_env_config
     return 0;
 }
 
+/* Logged like a run, as environment "retired" with the trigger "config". */
+static void retire(void *arg, const struct sl_config *cfg)
+{
+    char line[128];
+    int fd = open(calls, O_WRONLY | O_APPEND | O_CREAT, 0600);
+
+    snprintf(line, sizeof(line), "retired %lld config\n", (long long)now_ms());
+    if (fd >= 0) {
+        ssize_t w = write(fd, line, strlen(line));
+        (void)w;
+        close(fd);
+    }
+}
+
 static void write_config(const char *extra_env)
 {
     char text[2048];
@@ -86,7 +100,11 @@ static pid_t start_daemon(void)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        struct sl_daemon_opts o = {cfgpath, fake, NULL, "0.0.0", "test"};
+        struct sl_daemon_opts o = {.config_path = cfgpath,
+                                   .reconcile = fake,
+                                   .retire = retire,
+                                   .version = "0.0.0",
+                                   .commit = "test"};
         struct sl_error err = SL_ERROR_INIT;
         struct sl_diags d = SL_DIAGS_INIT;
         int rc = sl_daemon_run(&o, &d, &err);
@@ -296,8 +314,15 @@ static void test_reload(void **state)
     st = json_loads(reply, 0, NULL);
     assert_int_equal(json_array_size(json_object_get(st, "environments")), 3);
     json_decref(st);
-    kill(pid, SIGINT);
-    assert_int_equal(wait_exit(pid, 5000), 0);
+    {
+        int64_t t[8];
+        /* The configuration replaced by the good reload was retired (the bad one never ran). */
+        assert_int_equal(call_times("retired", "config", t, 8), 1);
+        kill(pid, SIGINT);
+        assert_int_equal(wait_exit(pid, 5000), 0);
+        /* And the last one at exit. */
+        assert_int_equal(call_times("retired", "config", t, 8), 2);
+    }
 }
 
 static void test_sd_notify_messages(void **state)
