@@ -641,10 +641,13 @@ int ks_apply(const json_t *live, const json_t *applied, const char *manager, boo
                 owned = true;
             if (!owned) {
                 obj_remove_path(obj, p, plen);
-                /* Maps emptied by the removal go too (labels: {} would linger). */
-                for (size_t l = plen - 1; l >= 2; l--) {
+                /* Maps and lists emptied by the removal go too (labels: {} would linger). */
+                size_t el = item ? plen - 1 : plen;
+                for (size_t l = el - 1; l >= 2; l--) {
                     json_t *node = obj_get_prefix(obj, p, l);
-                    if (!json_is_object(node) || json_object_size(node) > 0)
+                    bool empty = (json_is_object(node) && json_object_size(node) == 0) ||
+                                 (json_is_array(node) && json_array_size(node) == 0);
+                    if (!empty)
                         break;
                     obj_remove_path(obj, p, l);
                 }
