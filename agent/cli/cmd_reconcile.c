@@ -146,6 +146,8 @@ int sl_cmd_reconcile(int argc, char **argv)
         if (only != NULL && strcmp(env->name, only) != 0)
             continue;
         any = true;
+        /* a newer revision in git cancels a pending health wait (checked every 15s) */
+        o.new_revision_check_ms = 15000;
         if (!quiet) {
             o.progress = on_progress;
             o.progress_ctx = env->name;

@@ -965,6 +965,8 @@ static int wait_health(struct run *r, const struct sl_objlist *objs, const struc
             char *rev = NULL, *ref = NULL;
             struct sl_error rerr = SL_ERROR_INIT;
             last_check = now_ms();
+            if (r->ds->refresh != NULL)
+                r->ds->refresh(r->ds->ctx);
             if (r->ds->resolve(r->ds->ctx, r->env, &rev, &ref, &rerr) == 0 && rev != NULL &&
                 strcmp(rev, r->cur_source) != 0) {
                 sl_error_set(err, SL_ECANCELED,

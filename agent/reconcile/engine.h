@@ -80,6 +80,8 @@ struct sl_desired {
     /* Render revision's overlay for env (rendered, unsealed, policy-checked). */
     int (*render)(void *ctx, const struct sl_env_config *env, const char *revision,
                   struct sl_objlist *out, struct sl_error *err);
+    /* Optional: make the next resolve look at the remote again (used while waiting). */
+    void (*refresh)(void *ctx);
     /* Release a rendered list (wiping secret values); NULL: sl_objlist_release. */
     void (*release)(void *ctx, struct sl_objlist *objs);
     void *ctx;

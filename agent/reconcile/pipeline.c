@@ -157,9 +157,15 @@ void sl_pipeline_repoll(struct sl_pipeline *p)
     p->polled = false;
 }
 
+static void pl_refresh(void *ctx)
+{
+    sl_pipeline_repoll(ctx);
+}
+
 void sl_pipeline_desired(struct sl_pipeline *p, struct sl_desired *d)
 {
     d->resolve = pl_resolve;
+    d->refresh = pl_refresh;
     d->render = pl_render;
     d->release = pl_release;
     d->ctx = p;

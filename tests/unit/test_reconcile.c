@@ -269,6 +269,8 @@ static const struct sl_cluster_ops fake_parallel_ops = {
 
 struct source {
     const char *current;
+    const char *next; /* becomes current at the second resolve (a push during a run) */
+    unsigned resolves;
     json_t *revs;
     unsigned renders;
 };
@@ -279,6 +281,8 @@ static int s_resolve(void *ctx, const struct sl_env_config *env, char **rev, cha
     struct source *s = ctx;
     (void)env;
     (void)err;
+    if (s->resolves++ > 0 && s->next != NULL)
+        s->current = s->next;
     *rev = strdup(s->current);
     *ref = strdup("refs/heads/main");
     return 0;
@@ -678,6 +682,28 @@ static void test_parallel_apply(void **state)
     assert_non_null(strstr(x->res.message, "ConfigMap shop/cfg"));
 }
 
+static void test_newer_revision_cancels_wait(void **state)
+{
+    struct fx *x = *state;
+    struct sl_state *st;
+
+    x->s.current = "r2";
+    assert_int_equal(run(x), SL_RESULT_HEALTHY);
+    x->s.current = "r3"; /* never healthy */
+    x->s.next = "r5";    /* pushed while sluice waits */
+    x->s.resolves = 0;
+    x->env.health_timeout_ms = 5000;
+    x->opts.new_revision_check_ms = 50;
+    assert_int_equal(run(x), SL_RESULT_FAILED);
+    assert_non_null(strstr(x->res.message, "newer revision r5"));
+    st = load(x);
+    assert_false(sl_state_is_bad(st, "r3")); /* superseded, not judged */
+    sl_state_free(st);
+    x->s.next = NULL;
+    assert_int_equal(run(x), SL_RESULT_HEALTHY);
+    assert_string_equal(x->res.revision, "r5");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -691,6 +717,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_recover_from_mirror, setup, teardown),
             cmocka_unit_test_setup_teardown(test_lock_conflict, setup, teardown),
             cmocka_unit_test_setup_teardown(test_parallel_apply, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_newer_revision_cancels_wait, setup, teardown),
     };
     struct sl_error err = SL_ERROR_INIT;
     if (sl_secmem_init(&err) != 0)
