@@ -2,10 +2,18 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include <string.h>
+
 #include "cli.h"
 #include "daemon.h"
 #include "fake.h"
+#include "log.h"
 #include "version.h"
+
+#if defined(SLUICE_HAVE_PIPELINE) && defined(SLUICE_HAVE_KUBE)
+#define SLUICE_RUN_LIVE 1
+#include "session.h"
+#endif
 
 const char sl_usage_run[] =
         "Usage: sluice run [--config FILE]\n\n"
@@ -27,12 +35,128 @@ const char sl_usage_run[] =
         "Exit status: 0 after a clean stop, 1 on a startup error or a stop timeout,\n"
         "2 usage error.\n";
 
+#ifdef SLUICE_RUN_LIVE
+/*
+ * The real pipeline behind the daemon's seam: one reconcile session (kube
+ * client, git cache, renderer) per configuration, used only from the
+ * daemon's worker thread and dropped when the daemon retires the
+ * configuration (reload, exit).
+ */
+struct live {
+    const struct sl_config *cfg; /* the configuration s was opened for, NULL when closed */
+    struct sl_rc_session s;
+    enum sl_rc_phase phase; /* last phase reported in the current run */
+};
+
+static void live_retire(void *arg, const struct sl_config *cfg)
+{
+    struct live *l = arg;
+
+    if (l->cfg != NULL && l->cfg == cfg) {
+        sl_rc_session_close(&l->s);
+        l->cfg = NULL;
+    }
+}
+
+static bool live_stopping(void *ctx)
+{
+    return sl_daemon_ctx_stopping(ctx);
+}
+
+static void live_progress(void *ctx, enum sl_rc_phase phase, const char *object, const char *what)
+{
+    ((struct live *)ctx)->phase = phase;
+}
+
+static void copy_str(char *dst, size_t len, const char *src)
+{
+    size_t n = strnlen(src, len - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static int live_reconcile(void *arg, struct sl_daemon_ctx *ctx, const struct sl_env_config *env,
+                          struct sl_run_result *res, struct sl_error *err)
+{
+    struct live *l = arg;
+    const struct sl_config *cfg = sl_daemon_ctx_config(ctx);
+    struct sl_rc_result r;
+    struct sl_rc_opts o;
+    struct sl_error rerr = SL_ERROR_INIT, ferr = SL_ERROR_INIT;
+    int rc;
+
+    if (l->cfg == NULL) {
+        if (sl_rc_session_open_config(&l->s, cfg, SL_SESSION_CLUSTER | SL_SESSION_SOURCE,
+                                      sl_daemon_ctx_cancel_flag(ctx), err) != 0)
+            return -1;
+        l->cfg = cfg;
+    } else {
+        sl_rc_session_new_round(&l->s); /* fetch again */
+    }
+    o = l->s.opts;
+    o.stopping = live_stopping;
+    o.stopping_ctx = ctx;
+    o.progress = live_progress;
+    o.progress_ctx = l;
+    l->phase = SL_PHASE_RESOLVE;
+    memset(&r, 0, sizeof(r));
+    rc = sl_reconcile_env(cfg, env, &l->s.cluster, &l->s.desired, &o, &r, &rerr);
+    if (sl_rc_session_finish(&l->s, &ferr) != 0)
+        sl_log_warn("could not record the source state", "env", env->name, "error", ferr.msg);
+
+    copy_str(res->revision, sizeof(res->revision), r.revision);
+    copy_str(res->ref, sizeof(res->ref), r.ref);
+    copy_str(res->failed_revision, sizeof(res->failed_revision), r.failed_revision);
+    copy_str(res->summary, sizeof(res->summary), r.message);
+    res->applied = r.created + r.updated;
+    res->pruned = r.pruned;
+    res->unchanged = r.unchanged;
+    res->drifted = r.drifted;
+    if (rc != 0 || r.result == SL_RESULT_FAILED) {
+        res->source_error = l->phase == SL_PHASE_RESOLVE;
+        if (sl_daemon_ctx_stopping(ctx) &&
+            (rerr.code == SL_ECANCELED || strstr(r.message, "cancel") != NULL)) {
+            res->outcome = SL_RUN_CANCELED;
+            rc = 0;
+        } else {
+            res->outcome = SL_RUN_FAILED;
+            if (rerr.code != SL_OK)
+                sl_error_set(err, rerr.code, "%s", rerr.msg);
+            else
+                sl_error_set(err, SL_EGENERIC, "%s", r.message[0] ? r.message : "failed");
+            rc = -1;
+        }
+    } else if (r.result == SL_RESULT_ROLLED_BACK) {
+        res->outcome = SL_RUN_ROLLED_BACK;
+    } else if (r.result == SL_RESULT_REJECTED) {
+        /* Refused before any write: by policy, or the revision does not render. */
+        if (strstr(r.message, "polic") != NULL) {
+            res->outcome = SL_RUN_DENIED;
+        } else {
+            res->outcome = SL_RUN_FAILED;
+            sl_error_set(err, SL_EINVAL, "%s", r.message);
+            rc = -1;
+        }
+    } else if (r.result == SL_RESULT_HEALTHY && r.writes > 0) {
+        res->outcome = SL_RUN_APPLIED;
+    } else {
+        res->outcome = SL_RUN_UNCHANGED; /* healthy without writes, or skipped (suspended) */
+    }
+    sl_rc_result_release(&r);
+    return rc;
+}
+#endif
+
 int sl_cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"fake-reconcile", required_argument, NULL, 'F'},
                                          {NULL, 0, NULL, 0}};
     struct sl_daemon_opts o = {0};
+#ifdef SLUICE_RUN_LIVE
+    struct live live;
+    memset(&live, 0, sizeof(live));
+#endif
     struct sl_diags diags = SL_DIAGS_INIT;
     struct sl_error err = SL_ERROR_INIT;
     const char *config = NULL;
@@ -56,14 +180,18 @@ int sl_cmd_run(int argc, char **argv)
         o.reconcile = sl_fake_reconcile;
         o.reconcile_arg = fake;
     }
-    /*
-     * The reconcile pipeline (sl_reconcile_env_fn, see runresult.h) is wired
-     * in here. Until it is part of the build the daemon refuses to start
-     * rather than pretend to reconcile.
-     */
+#ifdef SLUICE_RUN_LIVE
+    if (o.reconcile == NULL) {
+        o.reconcile = live_reconcile;
+        o.reconcile_arg = &live;
+        o.retire = live_retire;
+    }
+#endif
+    /* A build without the pipeline or the kube client cannot reconcile: say so. */
     if (o.reconcile == NULL) {
         sl_error_set(&err, SL_EUNSUPPORTED,
-                     "run: the reconcile pipeline is not part of this build yet; not supported");
+                     "run: this build lacks the reconcile pipeline or the Kubernetes client; "
+                     "not supported");
         return sl_cli_fail(&err);
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
