@@ -660,7 +660,16 @@ static int local_fetch(struct ssrc_repo *cache, git_repository *src, const struc
         goto done;
     }
     for (size_t i = 0; i < nhave; i++) {
-        /* History the cache already has; failures only mean "not in the source". */
+        /*
+         * History the cache already has: its branches, and the old position of
+         * moved refs. Hiding every tag would peel thousands of tag objects on
+         * each poll; tags are nearly always on a branch's history, and one that
+         * is not only costs a larger pack. Failures mean "not in the source".
+         */
+        const struct adv *w = bsearch(&have[i], want, nwant, sizeof(*want), adv_cmp);
+        if (strncmp(have[i].name, "refs/heads/", 11) != 0 &&
+            (w == NULL || git_oid_equal(&w->oid, &have[i].oid)))
+            continue;
         if (git_revwalk_hide(walk, &have[i].oid) < 0)
             git_error_clear();
     }
@@ -1054,9 +1063,12 @@ int ssrc_poll(struct ssrc_repo *cache, const struct ssrc_remote_opts *o,
         int64_t delay, left;
         ssrc_error_clear(&last);
         res->attempts = i + 1;
-        if (poll_in_child(cache, &c, &headers, res, &last) == 0) {
+        /* Local remotes cannot hang on a socket: no need for a child there. */
+        bool local = local_path(o->url) != NULL;
+        if ((local ? poll_once(cache, &c, &headers, res, &last)
+                   : poll_in_child(cache, &c, &headers, res, &last)) == 0) {
             /* The child wrote packs and refs: drop this process's cached view. */
-            if (res->changed && reopen(cache, &last) != 0)
+            if (!local && res->changed && reopen(cache, &last) != 0)
                 break;
             rc = 0;
             goto done;

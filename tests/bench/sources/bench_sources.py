@@ -133,6 +133,11 @@ def main():
             print("%-6s %-28s %12.1f %12.1f %8.2f" % (name, "idle poll vs ls-remote",
                                                       median(s_idle), median(g_idle),
                                                       median(s_idle) / median(g_idle)))
+            _, out = timed([poll, cache, url, str(runs)])
+            inproc = float(out.split("inproc_ms=")[1])
+            print("%-6s %-28s %12.1f %12.1f %8.2f" % (name, "idle poll in-process (daemon)",
+                                                      inproc, median(g_idle),
+                                                      inproc / median(g_idle)))
             s_inc, g_inc = [], []
             for _ in range(runs):
                 counter[0] += 1
