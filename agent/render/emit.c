@@ -112,9 +112,9 @@ static bool natural_less(const char *a, const char *b)
             }
         }
         for (ai = i; ai < an_ && is_digit(ar[ai]); ai++)
-            an = an * 10 + (long long)(ar[ai] - '0');
+            an = (long long)((unsigned long long)an * 10u + (ar[ai] - '0')); /* Go int64 wraps */
         for (bi = i; bi < bn_ && is_digit(br[bi]); bi++)
-            bn = bn * 10 + (long long)(br[bi] - '0');
+            bn = (long long)((unsigned long long)bn * 10u + (br[bi] - '0'));
         if (an != bn) {
             res = an < bn;
             goto done;

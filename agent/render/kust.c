@@ -2240,7 +2240,10 @@ static int add_hash(struct render_ctx *c, struct res *r)
     json_object_set_new(m, "kind", json_string(res_kind(r)));
     json_object_set_new(m, "name", json_string(""));
     json_t *data = json_object_get(r->obj, "data");
-    json_object_set(m, "data", data ? data : json_string(""));
+    if (data != NULL)
+        json_object_set(m, "data", data);
+    else
+        json_object_set_new(m, "data", json_string(""));
     if (secret) {
         const char *type = json_string_value(json_object_get(r->obj, "type"));
         json_object_set_new(m, "type", json_string(type ? type : ""));

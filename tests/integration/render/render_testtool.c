@@ -231,6 +231,7 @@ int main(int argc, char **argv)
         return conformance(argc - 2, argv + 2);
     if (argc == 3 && strcmp(argv[1], "yaml2json") == 0)
         return yaml2json(argv[2]);
-    fprintf(stderr, "usage: render_testtool conformance CASESDIR [-v] [NAME...] | yaml2json FILE\n");
+    fprintf(stderr,
+            "usage: render_testtool conformance CASESDIR [-v] [NAME...] | yaml2json FILE\n");
     return 2;
 }
