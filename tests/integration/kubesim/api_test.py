@@ -113,8 +113,11 @@ def run(tmp):
     code_b, _, _ = c.req("GET", "/api/v1/namespaces", token="tok-b")
     check(code_a == 401 and code_b == 200, "token rotation through /kubesim/config", (code_a, code_b))
     c.token = "tok-b"
-    code, body, _ = c.req("GET", "/healthz", token="")
-    check(code == 401, "unauthenticated /healthz is refused too (no anonymous access with tokens)", code)
+    code, body, _ = c.req("GET", "/version", token="")
+    code2, _, _ = c.req("GET", "/healthz", token="")
+    code3, _, _ = c.req("GET", "/api", token="")
+    check(code == 200 and body["minor"] == "32" and code2 == 200 and code3 == 401,
+          "/version and /healthz are public, the API is not", (code, code2, code3))
 
     # --- discovery and openapi ------------------------------------------------------------
     acc = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
