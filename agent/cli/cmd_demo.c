@@ -166,21 +166,18 @@ int sl_cmd_demo(int argc, char **argv)
     sigaction(SIGTERM, &sa, &old_term);
 
     if (sl_demo_locate(&d, &err) != 0) {
-        fprintf(stderr, "sluice demo: %s\n", err.msg);
         failed = "locate";
         failed_msg = err.msg;
         goto report;
     }
     if (git_libgit2_init() < 0) {
         sl_error_set(&err, SL_EGENERIC, "libgit2 initialisation failed");
-        fprintf(stderr, "sluice demo: %s\n", err.msg);
         failed = "locate";
         failed_msg = err.msg;
         goto report;
     }
     git_ready = true;
     if (make_dir(&d, &err) != 0) {
-        fprintf(stderr, "sluice demo: %s\n", err.msg);
         failed = "locate";
         failed_msg = err.msg;
         goto report;
@@ -209,12 +206,16 @@ report:
         clock_gettime(CLOCK_MONOTONIC, &now);
         secs = (double)(now.tv_sec - d.t0.tv_sec) + (double)(now.tv_nsec - d.t0.tv_nsec) / 1e9;
         fputc('\n', d.tty);
-        if (ok)
+        if (ok) {
             sl_demo_say(&d, "demo complete: %zu steps, each with its expected outcome, in %.1fs",
                         json_array_size(d.steps), secs);
-        else
+        } else {
+            /* The verdict of a failed demo belongs on stderr, whatever carries the timeline. */
+            fflush(d.tty);
+            d.tty = stderr;
             sl_demo_say(&d, "demo FAILED at step \"%s\"%s%s", failed != NULL ? failed : "?",
                         failed_msg != NULL ? ": " : "", failed_msg != NULL ? failed_msg : "");
+        }
     }
     if (d.opts.json) {
         report = json_pack("{s:b, s:s?, s:s?, s:s, s:b, s:s?, s:s?, s:{s:i, s:i, s:b}, s:O}", "ok",

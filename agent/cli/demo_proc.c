@@ -269,11 +269,6 @@ int sl_demo_locate(struct sl_demo *d, struct sl_error *err)
                 set_path(d->ksbin, cand, err) != 0)
                 return -1;
         }
-#ifdef SLUICE_DEMO_LIBEXECDIR
-        if (d->ksbin[0] == '\0' && is_exec_file(SLUICE_DEMO_LIBEXECDIR "/sluice/kubesim") &&
-            set_path(d->ksbin, SLUICE_DEMO_LIBEXECDIR "/sluice/kubesim", err) != 0)
-            return -1;
-#endif
         if (d->ksbin[0] == '\0')
             return sl_error_set(err, SL_ENOTFOUND,
                                 "kubesim, the simulated cluster the demo runs on, was not found "
@@ -293,10 +288,6 @@ int sl_demo_locate(struct sl_demo *d, struct sl_error *err)
                                 d->opts.from);
         return set_path(d->envsrc, d->opts.from, err);
     }
-#ifdef SLUICE_DEMO_SOURCE_DIR
-    if (is_environments(SLUICE_DEMO_SOURCE_DIR "/environments"))
-        return set_path(d->envsrc, SLUICE_DEMO_SOURCE_DIR "/environments", err);
-#endif
     {
         /* The example repository ships beside the default policies (the source tree for a
          * binary in its build tree, share/sluice otherwise), so it is found the same way. */
@@ -315,10 +306,6 @@ int sl_demo_locate(struct sl_demo *d, struct sl_error *err)
     n = snprintf(cand, sizeof(cand), "%s/../share/sluice/environments", exedir);
     if (n > 0 && (size_t)n < sizeof(cand) && is_environments(cand))
         return set_path(d->envsrc, cand, err);
-#ifdef SLUICE_DEMO_DATADIR
-    if (is_environments(SLUICE_DEMO_DATADIR "/sluice/environments"))
-        return set_path(d->envsrc, SLUICE_DEMO_DATADIR "/sluice/environments", err);
-#endif
     return sl_error_set(err, SL_ENOTFOUND,
                         "the example repository (environments/) was not found next to the "
                         "policies or in %s/../share/sluice/environments; pass --from DIR",

@@ -891,6 +891,10 @@ static int step_next_poll(struct sl_demo *d, struct story *st)
                  short_rev(st->rev_b, rev), status);
         goto done;
     }
+    sl_demo_note(d,
+                 "stage: v1.1.0-rc.1 still names %s, marked bad: not tried again until a "
+                 "newer rc tag (or `sluice retry stage`)",
+                 short_rev(st->rev_b, rev));
     rc = step_end(d, &s, true,
                   "dev at %s (its overlay did not change), stage kept its last good revision "
                   "without a single write, prod unchanged",
@@ -946,7 +950,13 @@ static int step_status(struct sl_demo *d, struct story *st)
         goto done;
     }
     step_set(&s, "status", json_incref(arr));
-    rc = step_end(d, &s, true, "status agrees with the cluster");
+    {
+        char ra[13], rb[13];
+        rc = step_end(d, &s, true,
+                      "dev runs %s, stage and prod run %s, stage lists %s as bad: as the "
+                      "cluster showed at every step",
+                      short_rev(st->rev_b, rb), short_rev(st->rev_a, ra), rb);
+    }
 done:
     json_decref(arr);
     sl_demo_run_release(&r);
