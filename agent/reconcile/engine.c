@@ -983,7 +983,7 @@ static int wait_health(struct run *r, const struct sl_objlist *objs, const struc
         if (round == 0 || round % 5 == 0)
             progress(r, SL_PHASE_HEALTH, NULL, worst);
         /* look again soon at first (most rollouts are quick), then every poll interval */
-        sleep_ms(r, round < 3 ? (poll < 250 ? poll : 250) << round : poll);
+        sleep_ms(r, round < 4 && (100 << round) < poll ? 100 << round : poll);
     }
 }
 
