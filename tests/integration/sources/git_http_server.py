@@ -18,6 +18,8 @@ def main():
     ap.add_argument("--token")
     ap.add_argument("--log", required=True)
     ap.add_argument("--ready", required=True, help="file created once listening")
+    ap.add_argument("--tls-cert", help="serve https with this certificate chain")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -104,7 +106,7 @@ def main():
             self.end_headers()
             try:
                 self.wfile.write(rest)
-            except OSError:
+            except (OSError, ValueError):
                 pass
             self.record(status)
 
@@ -112,6 +114,11 @@ def main():
         do_POST = handle_git
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     open(args.ready, "w").close()
     srv.serve_forever()
 
