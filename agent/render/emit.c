@@ -1000,7 +1000,8 @@ int emit_yaml_doc(const json_t *v, struct sl_buf *out, struct sl_error *err)
 {
     struct em e = {out, err, 0, true, true, -1, 0};
     emit_node(&e, v, -1, false, false);
-    if (e.rc == 0)
+    /* like libyaml's document end: a block scalar may already end the line */
+    if (e.rc == 0 && (e.column > 0 || !e.indention))
         put_break(&e);
     return e.rc;
 }

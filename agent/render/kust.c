@@ -307,7 +307,9 @@ static int load_one_doc(void *ctx, const struct sl_ydoc *doc, struct sl_error *e
         return 0;
     }
     coerce_meta(obj, root);
-    return add_object(L, lc->m, obj, lc->path, root->line > 0 ? root->line : doc->line);
+    /* the origin is where the object's text starts: its first key */
+    int line = root->type == SL_Y_MAP && root->n > 0 ? root->keys[0]->line : root->line;
+    return add_object(L, lc->m, obj, lc->path, line > 0 ? line : doc->line);
 }
 
 static int load_resource_file(struct layer *L, const char *path, const char *data, size_t len,
@@ -752,6 +754,8 @@ static int generate(struct layer *L, const json_t *g, bool secret)
             free(b);
         }
     }
+    if (data == NULL && secret && (data = json_object()) == NULL)
+        goto oom; /* kustomize always gives a generated Secret a data map */
     if (data)
         json_object_set_new(obj, "data", data);
     data = NULL;
