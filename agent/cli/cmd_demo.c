@@ -106,7 +106,7 @@ int sl_cmd_demo(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     struct sl_demo d;
     struct sl_error err = SL_ERROR_INIT;
-    struct sigaction sa, old_int, old_term;
+    struct sigaction sa, old_int, old_term, old_pipe;
     enum sl_output out = SL_OUT_TEXT;
     bool non_interactive = false, git_ready = false, ok = false;
     const char *failed = NULL, *failed_msg = NULL;
@@ -164,6 +164,9 @@ int sl_cmd_demo(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    /* A child that exits before reading its stdin must not take the demo down with it. */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, &old_pipe);
 
     if (sl_demo_locate(&d, &err) != 0) {
         failed = "locate";
@@ -230,6 +233,7 @@ report:
     rc = ok ? SL_EXIT_OK : SL_EXIT_FAIL;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGPIPE, &old_pipe, NULL);
     json_decref(report);
     json_decref(d.steps);
     return rc;

@@ -43,6 +43,8 @@ struct sl_demo_opts {
 
 /* Captured result of one subprocess. */
 struct sl_demo_run {
+    const void *input; /* fed to stdin (at most 4 KiB) when set, else /dev/null */
+    size_t input_len;
     int status; /* exit status, or 128 + signal */
     struct sl_buf out;
     struct sl_buf err;
@@ -78,8 +80,8 @@ struct sl_demo {
 void sl_demo_run_init(struct sl_demo_run *r);
 void sl_demo_run_release(struct sl_demo_run *r);
 /*
- * Run argv (argv[0] is the program path) with stdin from /dev/null and both
- * outputs captured; a stop request is forwarded to the child as SIGTERM.
+ * Run argv (argv[0] is the program path) with stdin from r->input (or
+ * /dev/null) and both outputs captured; a stop request is forwarded to the child as SIGTERM.
  * Returns -1 only when the process could not be run at all.
  */
 int sl_demo_spawn(struct sl_demo *d, char *const argv[], struct sl_demo_run *r,

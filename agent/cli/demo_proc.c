@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
@@ -46,6 +47,8 @@ static void sleep_ms(long ms)
 
 void sl_demo_run_init(struct sl_demo_run *r)
 {
+    r->input = NULL;
+    r->input_len = 0;
     r->status = -1;
     sl_buf_init(&r->out, RUN_OUT_MAX);
     sl_buf_init(&r->err, RUN_ERR_MAX);
@@ -106,7 +109,7 @@ int sl_demo_spawn(struct sl_demo *d, char *const argv[], struct sl_demo_run *r,
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
-    int outp[2] = {-1, -1}, errp[2] = {-1, -1};
+    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1};
     bool fa_ok = false, attr_ok = false, out_open = true, err_open = true, signalled = false;
     pid_t pid = 0;
     int64_t deadline = now_ms() + RUN_TIMEOUT_MS;
@@ -115,7 +118,12 @@ int sl_demo_spawn(struct sl_demo *d, char *const argv[], struct sl_demo_run *r,
     sl_buf_reset(&r->out);
     sl_buf_reset(&r->err);
     r->status = -1;
-    if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
+    if (r->input_len > PIPE_BUF) {
+        sl_error_set(err, SL_ETOOLARGE, "subprocess input over %d bytes", PIPE_BUF);
+        goto done;
+    }
+    if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0 ||
+        (r->input != NULL && pipe2(inp, O_CLOEXEC) != 0)) {
         sl_error_errno(err, errno, "pipe");
         goto done;
     }
@@ -124,7 +132,9 @@ int sl_demo_spawn(struct sl_demo *d, char *const argv[], struct sl_demo_run *r,
         goto done;
     }
     fa_ok = true;
-    if (posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) != 0 ||
+    if ((r->input != NULL
+                 ? posix_spawn_file_actions_adddup2(&fa, inp[0], 0)
+                 : posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
         posix_spawn_file_actions_adddup2(&fa, outp[1], 1) != 0 ||
         posix_spawn_file_actions_adddup2(&fa, errp[1], 2) != 0) {
         sl_error_set(err, SL_ENOMEM, "out of memory");
@@ -144,6 +154,15 @@ int sl_demo_spawn(struct sl_demo *d, char *const argv[], struct sl_demo_run *r,
     close(outp[1]);
     close(errp[1]);
     outp[1] = errp[1] = -1;
+    if (r->input != NULL) {
+        /* Fits in the pipe (at most PIPE_BUF), so this never waits for the child. */
+        close(inp[0]);
+        inp[0] = -1;
+        if (write(inp[1], r->input, r->input_len) != (ssize_t)r->input_len)
+            sl_error_errno(err, errno, "writing to %s", argv[0]);
+        close(inp[1]);
+        inp[1] = -1;
+    }
     while (out_open || err_open) {
         struct pollfd pf[2] = {{outp[0], POLLIN, 0}, {errp[0], POLLIN, 0}};
         if (!out_open)
@@ -186,6 +205,8 @@ done:
     if (attr_ok)
         posix_spawnattr_destroy(&attr);
     for (int i = 0; i < 2; i++) {
+        if (inp[i] >= 0)
+            close(inp[i]);
         if (outp[i] >= 0)
             close(outp[i]);
         if (errp[i] >= 0)

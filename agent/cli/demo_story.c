@@ -223,7 +223,7 @@ static int run_sluice(struct sl_demo *d, struct sl_demo_run *r, const char *cons
     }
     argv[n] = NULL;
     shown[off] = '\0';
-    sl_demo_note(d, "$ sluice%s", shown);
+    sl_demo_note(d, "$ sluice%s%s", shown, r->input != NULL ? "  < (a secret on stdin)" : "");
     if (sl_demo_spawn(d, argv, r, err) != 0)
         return -1;
     if (d->opts.show_output) {
@@ -469,11 +469,10 @@ static int step_secrets(struct sl_demo *d)
              r.out.ptr);
     sl_demo_note(d, "identity %s (mode 0600), recipient %s", d->identity, d->recipient);
     for (size_t i = 0; i < NENVS; i++) {
-        char pwfile[SL_DEMO_PATH + 32], from[SL_DEMO_PATH + 48], out[SL_DEMO_PATH + 64];
-        char ns[32], rel[64];
+        char out[SL_DEMO_PATH + 64], ns[32], rel[64];
         unsigned char raw[24];
         const char *seal[] = {"seal", "-r",          d->recipient, "--name", "api-db", "-n",
-                              ns,     "--from-file", from,         "-o",     out,      NULL};
+                              ns,     "--from-file", "password=-", "-o",     out,      NULL};
         char *pw = (char *)d->passwords + i * PW_SLOT;
         bool leaked;
 
@@ -481,17 +480,14 @@ static int step_secrets(struct sl_demo *d)
         sodium_bin2base64(pw, PW_SLOT, raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
         sodium_memzero(raw, sizeof(raw));
         snprintf(ns, sizeof(ns), "shop-%s", env_names[i]);
-        snprintf(pwfile, sizeof(pwfile), "%s/password-%s", d->dir, env_names[i]);
-        snprintf(from, sizeof(from), "password=%s", pwfile);
         snprintf(rel, sizeof(rel), "environments/%s/api-db.sealed.yaml", env_names[i]);
         snprintf(out, sizeof(out), "%s/%s", d->repo, rel);
-        /* Only in the private temporary directory, and only while `seal` reads it. */
-        if (sl_file_write_new(pwfile, pw, PW_STRLEN, 0600, &err) != 0) {
-            step_end(d, &s, false, "%s", err.msg);
-            goto done;
-        }
+        /* The value goes through a pipe: never on disk, never in an argument list. */
+        r.input = pw;
+        r.input_len = PW_STRLEN;
         rc = run_sluice(d, &r, seal, false, &err);
-        unlink(pwfile);
+        r.input = NULL;
+        r.input_len = 0;
         if (rc != 0 || r.status != 0) {
             note_tail(d, r.err.ptr, 10);
             rc = step_end(d, &s, false, "sluice seal for %s failed: %s", env_names[i],
