@@ -70,7 +70,7 @@ struct job {
     bool pending, done, quit;
     const struct sl_config *cfg;
     const struct sl_env_config *env;
-    const struct sl_notifier *notifier;
+    struct sl_notifier *notifier;
     const char *trigger;
     bool in_failure;
     char previous[64]; /* the revision the daemon last saw applied */
@@ -79,9 +79,22 @@ struct job {
     struct sl_run_result res;
     struct sl_error err;
     double seconds;
-    int notified; /* 0 none, 1 sent, -1 failed */
-    struct sl_error nerr;
 };
+
+/* A notification waiting for the notifier thread (copied: the run's memory is reused). */
+struct notice_item {
+    struct sl_notifier *notifier; /* a reference of its own */
+    char agent[64];
+    char env[64];
+    enum sl_notify_event ev;
+    struct sl_run_result res;
+    bool has_error;
+    char error[SL_ERROR_MSG_MAX];
+    double seconds;
+    long long timestamp;
+};
+
+#define NOTICE_QUEUE_MAX 32
 
 struct daemon {
     const struct sl_daemon_opts *opts;
@@ -99,6 +112,15 @@ struct daemon {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct job job;
+    /* Notifications go out on their own thread so that a slow endpoint delays no run. */
+    pthread_t notifier;
+    bool notifier_started;
+    pthread_cond_t ncv; /* guarded by mu */
+    struct notice_item *queue;
+    size_t qhead, qlen;
+    bool nquit;
+    atomic_uint notes_sent, notes_failed;
+    unsigned folded_sent, folded_failed;
     atomic_bool stopping;
     volatile sig_atomic_t cancel; /* mirrors stopping for sl_daemon_ctx_cancel_flag */
     bool busy;
@@ -470,8 +492,11 @@ static bool h_ready(void *arg)
     return ((struct daemon *)arg)->ready;
 }
 
+static void fold_notice_metrics(struct daemon *d);
+
 static int h_metrics(void *arg, struct sl_buf *out, struct sl_error *err)
 {
+    fold_notice_metrics(arg);
     return sl_metrics_render(((struct daemon *)arg)->dm.reg, out, err);
 }
 
@@ -524,6 +549,86 @@ static bool worker_cancelled(void *arg)
     return atomic_load(&((struct daemon *)arg)->stopping);
 }
 
+static void enqueue_notice(struct daemon *d, const struct job *j, enum sl_notify_event ev)
+{
+    struct notice_item *it;
+
+    pthread_mutex_lock(&d->mu);
+    if (d->qlen == NOTICE_QUEUE_MAX) {
+        pthread_mutex_unlock(&d->mu);
+        atomic_fetch_add(&d->notes_failed, 1);
+        sl_log_warn("notification dropped: the queue is full", "env", j->env->name, "event",
+                    sl_notify_event_name(ev));
+        return;
+    }
+    it = &d->queue[(d->qhead + d->qlen) % NOTICE_QUEUE_MAX];
+    memset(it, 0, sizeof(*it));
+    it->notifier = sl_notifier_ref(j->notifier);
+    snprintf(it->agent, sizeof(it->agent), "%s", j->cfg->name);
+    snprintf(it->env, sizeof(it->env), "%s", j->env->name);
+    it->ev = ev;
+    it->res = j->res;
+    it->has_error = j->rc != 0;
+    snprintf(it->error, sizeof(it->error), "%s", j->err.msg);
+    it->seconds = j->seconds;
+    it->timestamp = (long long)time(NULL);
+    d->qlen++;
+    pthread_cond_signal(&d->ncv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+static void *notifier_main(void *arg)
+{
+    struct daemon *d = arg;
+    struct notice_item it;
+
+    for (;;) {
+        pthread_mutex_lock(&d->mu);
+        while (d->qlen == 0 && !d->nquit)
+            pthread_cond_wait(&d->ncv, &d->mu);
+        if (d->qlen == 0) {
+            pthread_mutex_unlock(&d->mu);
+            break;
+        }
+        it = d->queue[d->qhead];
+        d->qhead = (d->qhead + 1) % NOTICE_QUEUE_MAX;
+        d->qlen--;
+        pthread_mutex_unlock(&d->mu);
+
+        struct sl_error err = SL_ERROR_INIT;
+        struct sl_notice no = {
+                it.agent,   it.env,      it.ev, &it.res, it.has_error ? it.error : NULL,
+                it.seconds, it.timestamp};
+        /* Once the daemon stops, each notice gets one attempt and no retries. */
+        if (sl_notifier_send(it.notifier, &no, worker_cancelled, d, &err) == 0) {
+            atomic_fetch_add(&d->notes_sent, 1);
+        } else {
+            atomic_fetch_add(&d->notes_failed, 1);
+            sl_log_warn("notification failed", "env", it.env, "event", sl_notify_event_name(it.ev),
+                        "error", err.msg);
+        }
+        sl_notifier_free(it.notifier);
+        sl_secure_wipe(&it, sizeof(it));
+    }
+    return NULL;
+}
+
+/* Fold the notifier thread's counts into the metrics (main thread only). */
+static void fold_notice_metrics(struct daemon *d)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    unsigned sent = atomic_load(&d->notes_sent), failed = atomic_load(&d->notes_failed);
+
+    if (sent != d->folded_sent && sl_metric_inc(d->dm.notifications, (const char *[]){"sent"},
+                                                sent - d->folded_sent, &err) != 0)
+        sl_log_warn("metrics", "error", err.msg);
+    if (failed != d->folded_failed && sl_metric_inc(d->dm.notifications, (const char *[]){"failed"},
+                                                    failed - d->folded_failed, &err) != 0)
+        sl_log_warn("metrics", "error", err.msg);
+    d->folded_sent = sent;
+    d->folded_failed = failed;
+}
+
 static void *worker_main(void *arg)
 {
     struct daemon *d = arg;
@@ -546,7 +651,6 @@ static void *worker_main(void *arg)
         double t0 = mono_s();
         memset(&j.res, 0, sizeof(j.res));
         sl_error_clear(&j.err);
-        sl_error_clear(&j.nerr);
         j.rc = d->opts->reconcile(d->opts->reconcile_arg, &ctx, j.env, &j.res, &j.err);
         if (j.rc != 0) {
             if (j.err.code == SL_OK)
@@ -558,14 +662,8 @@ static void *worker_main(void *arg)
         /* A pipeline that does not know the previous revision: the daemon does. */
         if (j.res.previous[0] == '\0')
             snprintf(j.res.previous, sizeof(j.res.previous), "%s", j.previous);
-        j.notified = 0;
-        if (sl_notifier_event(j.notifier, &j.res, j.rc != 0, j.in_failure ? 1 : 0, &ev)) {
-            struct sl_notice no = {
-                    j.cfg->name, j.env->name,          ev, &j.res, j.rc != 0 ? j.err.msg : NULL,
-                    j.seconds,   (long long)time(NULL)};
-            j.notified =
-                    sl_notifier_send(j.notifier, &no, worker_cancelled, d, &j.nerr) == 0 ? 1 : -1;
-        }
+        if (sl_notifier_event(j.notifier, &j.res, j.rc != 0, j.in_failure ? 1 : 0, &ev))
+            enqueue_notice(d, &j, ev);
 
         pthread_mutex_lock(&d->mu);
         j.pending = false;
@@ -677,13 +775,7 @@ static void complete(struct daemon *d)
     if (sl_dmetrics_record(&d->dm, e->name, &j.res, j.seconds, (double)time(NULL), &merr) != 0 ||
         sl_dmetrics_set_failures(&d->dm, e->name, e->failures, &merr) != 0)
         sl_log_warn("metrics", "error", merr.msg);
-    if (j.notified != 0) {
-        sl_error_clear(&merr);
-        if (sl_dmetrics_notification(&d->dm, j.notified > 0 ? "sent" : "failed", &merr) != 0)
-            sl_log_warn("metrics", "error", merr.msg);
-        if (j.notified < 0)
-            sl_log_warn("notification failed", "env", e->name, "error", j.nerr.msg);
-    }
+    fold_notice_metrics(d);
 
     snprintf(dur, sizeof(dur), "%.3fs", j.seconds);
     snprintf(counts[0], sizeof(counts[0]), "%u", j.res.applied);
@@ -1045,6 +1137,13 @@ static int startup(struct daemon *d, struct sl_diags *diags, sigset_t *waitmask,
         return sl_error_errno(err, errno, "eventfd");
     if (install_signals(waitmask, err) != 0)
         return -1;
+    d->queue = calloc(NOTICE_QUEUE_MAX, sizeof(*d->queue));
+    if (d->queue == NULL)
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
+    rc = pthread_create(&d->notifier, NULL, notifier_main, d);
+    if (rc != 0)
+        return sl_error_errno(err, rc, "starting the notification thread");
+    d->notifier_started = true;
     rc = pthread_create(&d->worker, NULL, worker_main, d);
     if (rc != 0)
         return sl_error_errno(err, rc, "starting the worker thread");
@@ -1056,16 +1155,27 @@ static int startup(struct daemon *d, struct sl_diags *diags, sigset_t *waitmask,
     return 0;
 }
 
-static void stop_worker(struct daemon *d)
+static void stop_threads(struct daemon *d)
 {
-    if (!d->worker_started)
-        return;
-    pthread_mutex_lock(&d->mu);
-    d->job.quit = true;
-    pthread_cond_signal(&d->cv);
-    pthread_mutex_unlock(&d->mu);
-    pthread_join(d->worker, NULL);
-    d->worker_started = false;
+    if (d->worker_started) {
+        pthread_mutex_lock(&d->mu);
+        d->job.quit = true;
+        pthread_cond_signal(&d->cv);
+        pthread_mutex_unlock(&d->mu);
+        pthread_join(d->worker, NULL);
+        d->worker_started = false;
+    }
+    /* After the worker: it may have queued a last notice. */
+    if (d->notifier_started) {
+        pthread_mutex_lock(&d->mu);
+        d->nquit = true;
+        pthread_cond_signal(&d->ncv);
+        pthread_mutex_unlock(&d->mu);
+        pthread_join(d->notifier, NULL);
+        d->notifier_started = false;
+    }
+    free(d->queue);
+    d->queue = NULL;
 }
 
 int sl_daemon_run(const struct sl_daemon_opts *opts, struct sl_diags *diags, struct sl_error *err)
@@ -1083,6 +1193,9 @@ int sl_daemon_run(const struct sl_daemon_opts *opts, struct sl_diags *diags, str
     atomic_init(&d.stopping, false);
     pthread_mutex_init(&d.mu, NULL);
     pthread_cond_init(&d.cv, NULL);
+    pthread_cond_init(&d.ncv, NULL);
+    atomic_init(&d.notes_sent, 0);
+    atomic_init(&d.notes_failed, 0);
     sig_stop = sig_reload = sig_poll = 0;
     if (startup(&d, diags, &waitmask, err) != 0)
         goto done;
@@ -1187,7 +1300,7 @@ done:
         /* The worker still uses the configuration: leave it to process exit. */
         return -1;
     }
-    stop_worker(&d);
+    stop_threads(&d);
     if (d.wake_fd >= 0)
         close(d.wake_fd);
     if (d.pending != NULL) {
@@ -1204,5 +1317,6 @@ done:
         close(d.lock_fd);
     pthread_mutex_destroy(&d.mu);
     pthread_cond_destroy(&d.cv);
+    pthread_cond_destroy(&d.ncv);
     return rc;
 }

@@ -1,5 +1,6 @@
 #include <curl/curl.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 #define URL_MAX 4096
 
 struct sl_notifier {
+    atomic_int refs;
     struct sl_secbuf url;
     enum sl_notify_format format;
     long timeout_ms;
@@ -32,9 +34,16 @@ const char *sl_notify_event_name(enum sl_notify_event e)
     return "unknown";
 }
 
+struct sl_notifier *sl_notifier_ref(struct sl_notifier *n)
+{
+    if (n != NULL)
+        atomic_fetch_add(&n->refs, 1);
+    return n;
+}
+
 void sl_notifier_free(struct sl_notifier *n)
 {
-    if (n == NULL)
+    if (n == NULL || atomic_fetch_sub(&n->refs, 1) > 1)
         return;
     sl_secbuf_release(&n->url);
     free(n);
@@ -51,6 +60,7 @@ int sl_notifier_new(const struct sl_config *cfg, struct sl_notifier **out, struc
     n = calloc(1, sizeof(*n));
     if (n == NULL)
         return sl_error_set(err, SL_ENOMEM, "out of memory");
+    atomic_init(&n->refs, 1);
     n->url.max = URL_MAX;
     if (nc->url_file != NULL) {
         if (sl_file_read_secret(&n->url, nc->url_file, URL_MAX, err) != 0) {

@@ -23,8 +23,13 @@ enum sl_notify_event { SL_EVENT_DEPLOY, SL_EVENT_ROLLBACK, SL_EVENT_FAILURE };
 
 struct sl_notifier;
 
-/* *out is NULL (and 0 returned) when notifications are not configured. */
+/*
+ * *out is NULL (and 0 returned) when notifications are not configured. A
+ * notifier is reference-counted so that queued notices can outlive a reload:
+ * sl_notifier_ref adds a reference, sl_notifier_free drops one (NULL is fine).
+ */
 int sl_notifier_new(const struct sl_config *cfg, struct sl_notifier **out, struct sl_error *err);
+struct sl_notifier *sl_notifier_ref(struct sl_notifier *n);
 void sl_notifier_free(struct sl_notifier *n);
 
 /*

@@ -11,3 +11,13 @@ if(TARGET sluice)
   set_tests_properties(bench_daemon_idle PROPERTIES LABELS bench TIMEOUT 180
     ENVIRONMENT "SLUICE=$<TARGET_FILE:sluice>")
 endif()
+
+# Webhook to the new revision healthy in kubesim (real pipeline; target: under one
+# second plus kubesim's 0.3 s simulated rollout). Reported, not enforced.
+if(TARGET sluice AND TARGET kubesim AND TARGET sluice_reconcile AND TARGET sluice_kube)
+  add_test(NAME bench_daemon_webhook_kubesim
+    COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/daemon/webhook_kubesim.py 10)
+  set_tests_properties(bench_daemon_webhook_kubesim PROPERTIES LABELS bench TIMEOUT 300
+    SKIP_RETURN_CODE 77
+    ENVIRONMENT "SLUICE=$<TARGET_FILE:sluice>;SLUICE_SRC=${CMAKE_SOURCE_DIR};SLUICE_BUILD=${CMAKE_BINARY_DIR};KUBESIM=$<TARGET_FILE:kubesim>")
+endif()

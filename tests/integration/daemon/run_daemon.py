@@ -219,9 +219,11 @@ environments:
                  'sluice_applied_revision_info{environment="dev",revision="1111111",ref="main"} 1',
                  'sluice_drifted_objects{environment="dev"} 2',
                  'sluice_reconcile_duration_seconds_bucket{environment="stage",result="unchanged",le="+Inf"} 1',
-                 'sluice_last_success_timestamp_seconds{environment="dev"}',
-                 'sluice_notifications_total{result="sent"} 1'):
+                 'sluice_last_success_timestamp_seconds{environment="dev"}'):
         check(want in metrics, "metrics contain " + want)
+    # Notifications are sent by their own thread: the count follows the delivery.
+    check(wait_for(lambda: 'sluice_notifications_total{result="sent"} 1' in
+                   http_get(port, "/metrics")[1]), "metrics count the sent notification")
     promtool = shutil.which("promtool")
     if promtool:
         r = subprocess.run([promtool, "check", "metrics"], input=metrics.encode(),
