@@ -5,8 +5,9 @@
  * only set flags), the HTTP endpoint, the control socket and the worker's
  * completions, and decides what runs next. One worker thread runs the
  * reconciles, one environment at a time, through the sl_reconcile_env_fn seam
- * (runresult.h), and sends notifications. So the endpoint, the watchdog and
- * signals stay responsive however long an apply or a health wait takes.
+ * (runresult.h); a third thread delivers notifications from a bounded queue.
+ * So the endpoint, the watchdog and signals stay responsive however long an
+ * apply, a health wait or a notification endpoint takes.
  *
  * Scheduling: each environment is due at its interval plus random jitter;
  * a failure backs off exponentially (daemon.backoffMin doubling to

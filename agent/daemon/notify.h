@@ -7,7 +7,7 @@
  * may itself be a secret (Slack): it can come from a private file, lives in
  * sodium memory and never appears in a log or error message. Payloads carry
  * the environment, revision, result and error text, never secret values.
- * Sending blocks; the daemon calls it from its worker thread.
+ * Sending blocks; the daemon calls it from its notification thread.
  */
 #ifndef SL_NOTIFY_H
 #define SL_NOTIFY_H
