@@ -263,12 +263,161 @@ static bool kh_host_match(const char *list, size_t len, const char *host)
     return ok;
 }
 
+/*
+ * SHA-1 and HMAC-SHA1, only to match hashed known_hosts entries
+ * ("|1|salt|hash", what `ssh-keygen -H` and HashKnownHosts write); libsodium
+ * has no SHA-1. Not used for anything that needs collision resistance.
+ */
+struct sha1 {
+    uint32_t h[5];
+    uint64_t len;
+    unsigned char buf[64];
+    size_t n;
+};
+
+static uint32_t rol(uint32_t x, int n)
+{
+    return (x << n) | (x >> (32 - n));
+}
+
+static void sha1_block(struct sha1 *c, const unsigned char *p)
+{
+    uint32_t w[80], a = c->h[0], b = c->h[1], d = c->h[3], e = c->h[4], cc = c->h[2], t;
+
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 80; i++)
+        w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    for (int i = 0; i < 80; i++) {
+        uint32_t f, k;
+        if (i < 20) {
+            f = (b & cc) | (~b & d);
+            k = 0x5A827999;
+        } else if (i < 40) {
+            f = b ^ cc ^ d;
+            k = 0x6ED9EBA1;
+        } else if (i < 60) {
+            f = (b & cc) | (b & d) | (cc & d);
+            k = 0x8F1BBCDC;
+        } else {
+            f = b ^ cc ^ d;
+            k = 0xCA62C1D6;
+        }
+        t = rol(a, 5) + f + e + k + w[i];
+        e = d;
+        d = cc;
+        cc = rol(b, 30);
+        b = a;
+        a = t;
+    }
+    c->h[0] += a;
+    c->h[1] += b;
+    c->h[2] += cc;
+    c->h[3] += d;
+    c->h[4] += e;
+}
+
+static void sha1_init(struct sha1 *c)
+{
+    static const uint32_t iv[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+
+    memcpy(c->h, iv, sizeof(iv));
+    c->len = 0;
+    c->n = 0;
+}
+
+static void sha1_update(struct sha1 *c, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+
+    c->len += len;
+    while (len > 0) {
+        size_t take = 64 - c->n < len ? 64 - c->n : len;
+        memcpy(c->buf + c->n, p, take);
+        c->n += take;
+        p += take;
+        len -= take;
+        if (c->n == 64) {
+            sha1_block(c, c->buf);
+            c->n = 0;
+        }
+    }
+}
+
+static void sha1_final(struct sha1 *c, unsigned char out[20])
+{
+    uint64_t bits = c->len * 8;
+    unsigned char pad = 0x80, zero = 0, lenb[8];
+
+    sha1_update(c, &pad, 1);
+    while (c->n != 56)
+        sha1_update(c, &zero, 1);
+    for (int i = 0; i < 8; i++)
+        lenb[i] = (unsigned char)(bits >> (56 - 8 * i));
+    sha1_update(c, lenb, 8);
+    for (int i = 0; i < 5; i++) {
+        out[4 * i] = (unsigned char)(c->h[i] >> 24);
+        out[4 * i + 1] = (unsigned char)(c->h[i] >> 16);
+        out[4 * i + 2] = (unsigned char)(c->h[i] >> 8);
+        out[4 * i + 3] = (unsigned char)c->h[i];
+    }
+}
+
+static void hmac_sha1(const unsigned char *key, size_t klen, const char *msg, size_t mlen,
+                      unsigned char out[20])
+{
+    unsigned char k[64] = {0}, ipad[64], opad[64], inner[20];
+    struct sha1 c;
+
+    if (klen > 64) {
+        sha1_init(&c);
+        sha1_update(&c, key, klen);
+        sha1_final(&c, k);
+    } else {
+        memcpy(k, key, klen);
+    }
+    for (int i = 0; i < 64; i++) {
+        ipad[i] = k[i] ^ 0x36;
+        opad[i] = k[i] ^ 0x5c;
+    }
+    sha1_init(&c);
+    sha1_update(&c, ipad, 64);
+    sha1_update(&c, msg, mlen);
+    sha1_final(&c, inner);
+    sha1_init(&c);
+    sha1_update(&c, opad, 64);
+    sha1_update(&c, inner, 20);
+    sha1_final(&c, out);
+}
+
+/* "|1|base64(salt)|base64(hmac)": does it name host? */
+static bool kh_hashed_match(const char *f, size_t len, const char *host)
+{
+    unsigned char salt[64], want[64], got[20];
+    size_t sl = 0, wl = 0;
+    const char *bar;
+
+    if (len < 3 || memcmp(f, "|1|", 3) != 0)
+        return false;
+    bar = memchr(f + 3, '|', len - 3);
+    if (bar == NULL ||
+        sodium_base642bin(salt, sizeof(salt), f + 3, (size_t)(bar - f - 3), NULL, &sl, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        sodium_base642bin(want, sizeof(want), bar + 1, len - (size_t)(bar + 1 - f), NULL, &wl, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        wl != 20)
+        return false;
+    hmac_sha1(salt, sl, host, strlen(host), got);
+    return sodium_memcmp(got, want, 20) == 0;
+}
+
 int ssrc_known_hosts_check(const char *text, size_t len, const char *host, int port,
                            const unsigned char *key, size_t keylen, struct ssrc_error *err)
 {
     char name[300];
     const char *p = text, *end = text + len;
-    bool seen_host = false, hashed = false;
+    bool seen_host = false;
 
     if (port == 22 || port <= 0)
         snprintf(name, sizeof(name), "%s", host);
@@ -305,11 +454,8 @@ int ssrc_known_hosts_check(const char *text, size_t len, const char *host, int p
         }
         if (nf < 3)
             continue;
-        if (f[0][0] == '|') {
-            hashed = true;
-            continue;
-        }
-        if (!kh_host_match(f[0], fl[0], name))
+        if (f[0][0] == '|' ? !kh_hashed_match(f[0], fl[0], name)
+                           : !kh_host_match(f[0], fl[0], name))
             continue;
         if (sodium_base642bin(blob, sizeof(blob), f[2], fl[2], NULL, &bloblen, NULL,
                               sodium_base64_VARIANT_ORIGINAL) != 0)
@@ -327,11 +473,8 @@ int ssrc_known_hosts_check(const char *text, size_t len, const char *host, int p
                               "host key of %s does not match known_hosts (changed host key?): "
                               "refusing to connect",
                               name);
-    return ssrc_error_set(err, SSRC_EAUTH, "host %s is not in known_hosts%s: refusing to connect",
-                          name,
-                          hashed ? " (hashed entries are not supported; use ssh-keyscan "
-                                   "without -H)"
-                                 : "");
+    return ssrc_error_set(err, SSRC_EAUTH, "host %s is not in known_hosts: refusing to connect",
+                          name);
 }
 
 /* ---- polling ---- */

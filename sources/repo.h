@@ -11,8 +11,8 @@
  *
  * Transports: file:// and plain paths, http(s):// (bearer token or basic
  * auth, CA file, TLS verification unless insecure) and ssh:// or scp-like
- * (private key file; the host key must be in the known_hosts file, plain
- * host entries, an unknown or changed key is refused). libgit2 1.5 has no
+ * (private key file; the host key must be in the known_hosts file, plain or
+ * hashed entries, an unknown or changed key is refused). libgit2 1.5 has no
  * socket timeouts: the deadline is enforced from its progress callbacks.
  */
 #ifndef SSRC_REPO_H

@@ -333,7 +333,7 @@ static void test_known_hosts(void **state)
     assert_int_equal(ssrc_known_hosts_check(text, strlen(text), "git.example", 22, key, 51, &e),
                      -1);
     assert_int_equal(e.code, SSRC_EAUTH);
-    assert_non_null(strstr(e.msg, "hashed entries are not supported"));
+    assert_non_null(strstr(e.msg, "is not in known_hosts"));
     key[30] ^= 1;
     ssrc_error_clear(&e);
     assert_int_equal(ssrc_known_hosts_check(text, strlen(text), "other", 22, key, 51, &e), -1);
@@ -343,6 +343,14 @@ static void test_known_hosts(void **state)
     ssrc_error_clear(&e);
     assert_int_equal(ssrc_known_hosts_check(text, strlen(text), "other", 22, key, 51, &e), -1);
     assert_non_null(strstr(e.msg, "revoked"));
+    /* Hashed by `ssh-keygen -H` for [git.example]:2222. */
+    snprintf(text, sizeof(text),
+             "|1|6swK0+bCf+Hjndoy+hqEMrIJjqY=|RoS9zEL4TCmj0kfbYF4fmqH/Sy4= ssh-ed25519 %s\n", b64);
+    ssrc_error_clear(&e);
+    assert_int_equal(ssrc_known_hosts_check(text, strlen(text), "git.example", 2222, key, 51, &e),
+                     0);
+    assert_int_equal(ssrc_known_hosts_check(text, strlen(text), "git.example", 22, key, 51, &e),
+                     -1);
     snprintf(text, sizeof(text), "*.example,!bad.example ssh-ed25519 %s\n", b64);
     assert_int_equal(ssrc_known_hosts_check(text, strlen(text), "a.example", 22, key, 51, &e), 0);
     ssrc_error_clear(&e);

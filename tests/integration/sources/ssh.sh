@@ -82,6 +82,16 @@ expect "$(envf dev commit)" "$(rev "$W" HEAD)" "dev at the new commit over ssh"
 ok "ssh fetch with key and known_hosts; idle and incremental polls"
 
 rm -rf "$T/state"
+cp "$T/known_hosts" "$T/known_hosts.hashed"
+ssh-keygen -q -H -f "$T/known_hosts.hashed" >/dev/null 2>&1
+grep -q '^|1|' "$T/known_hosts.hashed" || fail "ssh-keygen -H did not hash"
+write_cfg "$T/client" "$T/known_hosts.hashed"
+run_sources
+expect_rc 0 "hashed known_hosts"
+expect "$(envf dev commit)" "$(rev "$W" HEAD)" "dev over ssh with hashed known_hosts"
+ok "hashed known_hosts entries (ssh-keygen -H)"
+
+rm -rf "$T/state"
 write_cfg "$T/client" "$T/known_hosts.changed"
 run_sources
 expect_rc 1 "changed host key"
