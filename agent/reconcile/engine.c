@@ -113,11 +113,11 @@ static void set_object(struct sl_rc_result *res, const char *id, const char *act
     if (o == NULL)
         return;
     if (action != NULL)
-        snprintf(o->action, sizeof(o->action), "%s", action);
+        msgf(o->action, sizeof(o->action), "%s", action);
     if (health != NULL)
-        snprintf(o->health, sizeof(o->health), "%s", health);
+        msgf(o->health, sizeof(o->health), "%s", health);
     if (detail != NULL)
-        snprintf(o->detail, sizeof(o->detail), "%s", detail);
+        msgf(o->detail, sizeof(o->detail), "%s", detail); /* error messages may be longer */
 }
 
 json_t *sl_rc_result_to_json(const struct sl_rc_result *r)
