@@ -65,8 +65,7 @@ static const char *const known_fields[] = {"apiVersion",
 static const char *const refused_fields[] = {
         "helmCharts",     "helmGlobals", "helmChartInflationGenerator",
         "openapi",        "validators",  "crds",
-        "configurations", "generators",  "transformers",
-        "buildMetadata",  "imageTags",   NULL};
+        "configurations", "imageTags",   NULL};
 
 static int normalize_fields(struct layer *L, json_t *raw)
 {
@@ -655,9 +654,11 @@ static int copy_string_map(struct layer *L, json_t *dst, const json_t *src, cons
     return 0;
 }
 
-static int generate(struct layer *L, const json_t *g, bool secret)
+static int generate(struct layer *L, const json_t *g, bool secret, const char *cfg_in,
+                    const char *cfg_name, const char *name_override)
 {
-    const char *gname = json_string_value(json_object_get(g, "name"));
+    const char *gname =
+            name_override ? name_override : json_string_value(json_object_get(g, "name"));
     const char *ns = json_string_value(json_object_get(g, "namespace"));
     const char *behavior = json_string_value(json_object_get(g, "behavior"));
     const char *type = json_string_value(json_object_get(g, "type"));
@@ -667,8 +668,10 @@ static int generate(struct layer *L, const json_t *g, bool secret)
     struct res *r = NULL;
     int rc = -1;
     const char *kind = secret ? "Secret" : "ConfigMap";
+    /* apiVersion/kind/metadata appear when a generator comes from a plugin config */
     const char *known[] = {"name", "namespace", "behavior", "literals", "files",
-                           "envs", "env",       "options",  "type",     NULL};
+                           "envs", "env",       "options",  "type",     "apiVersion",
+                           "kind", "metadata",  NULL};
 
     kvs.secret = secret;
     if (!json_is_object(g))
@@ -787,6 +790,11 @@ static int generate(struct layer *L, const json_t *g, bool secret)
         goto done;
     r->secret = secret;
     r->generated = true;
+    r->cfg_in = strdup(cfg_in ? cfg_in : L->kfile);
+    r->cfg_kind = strdup(secret ? "SecretGenerator" : "ConfigMapGenerator");
+    r->cfg_name = cfg_name ? strdup(cfg_name) : NULL;
+    if (r->cfg_in == NULL || r->cfg_kind == NULL || (cfg_name && r->cfg_name == NULL))
+        goto oom;
     r->behavior = beh;
     bool disable = json_is_true(json_object_get(opts, "disableNameSuffixHash"));
     r->hash = !disable;
@@ -881,6 +889,15 @@ static int generate(struct layer *L, const json_t *g, bool secret)
         keep->obj = r->obj;
         r->obj = NULL;
         keep->hash = old->hash && !disable;
+        if (beh == GEN_REPLACE) {
+            free(keep->cfg_in);
+            free(keep->cfg_kind);
+            free(keep->cfg_name);
+            keep->cfg_in = r->cfg_in;
+            keep->cfg_kind = r->cfg_kind;
+            keep->cfg_name = r->cfg_name;
+            r->cfg_in = r->cfg_kind = r->cfg_name = NULL;
+        }
         keep->secret = old->secret || secret;
         keep->generated = true;
         free(keep->file);
@@ -916,7 +933,11 @@ static int run_generators(struct layer *L)
         json_t *g;
         if (klist(L, f[i], &list) != 0)
             return -1;
-        json_array_foreach(list, j, g) if (generate(L, g, i == 1) != 0) return -1;
+        json_array_foreach(list, j, g)
+        {
+            if (generate(L, g, i == 1, NULL, NULL, NULL) != 0)
+                return -1;
+        }
     }
     return 0;
 }
@@ -1245,7 +1266,8 @@ static int strv_push(char ***v, size_t *n, const char *s)
     return 0;
 }
 
-static int do_prefix_suffix(struct layer *L, const char *prefix, const char *suffix)
+static int do_prefix_suffix(struct layer *L, const char *prefix, const char *suffix,
+                            const struct fspec *specs, size_t nspecs)
 {
     if ((prefix == NULL || prefix[0] == '\0') && (suffix == NULL || suffix[0] == '\0'))
         return 0;
@@ -1254,6 +1276,14 @@ static int do_prefix_suffix(struct layer *L, const char *prefix, const char *suf
         const char *kind = res_kind(r);
         char g[128], v[128];
         res_group_version(r, g, sizeof(g), v, sizeof(v));
+        if (specs != NULL) {
+            bool any = false;
+            for (size_t k = 0; k < nspecs; k++)
+                if (strcmp(specs[k].path, "metadata/name") == 0 && fspec_applies(&specs[k], r))
+                    any = true;
+            if (!any)
+                continue;
+        }
         if (strcmp(kind, "CustomResourceDefinition") == 0 || strcmp(kind, "APIService") == 0 ||
             (strcmp(kind, "Namespace") == 0 && g[0] == '\0'))
             continue;
@@ -2036,6 +2066,257 @@ static int collect_vars(struct layer *L)
 
 /* ------------------------------------------------------------ the layer */
 
+/* ------------------------------------------------------- builtin plugins */
+
+/*
+ * `generators:` and `transformers:` entries that configure kustomize's
+ * built-in plugins (apiVersion: builtin) run through the same code as the
+ * fields; anything else is an exec or KRM-function plugin and is refused.
+ */
+
+static int parse_fieldspecs(struct layer *L, const json_t *arr, const char *where,
+                            struct fspec **out, size_t *n)
+{
+    size_t i;
+    json_t *e;
+    *out = NULL;
+    *n = 0;
+    if (arr == NULL)
+        return 0;
+    if (!json_is_array(arr))
+        return sl_error_set(ERR(L->c), SL_EINVAL, "%s: fieldSpecs must be a list", where);
+    *out = calloc(json_array_size(arr) + 1, sizeof(**out));
+    if (*out == NULL)
+        return sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
+    json_array_foreach(arr, i, e)
+    {
+        struct fspec *f = &(*out)[*n];
+        f->path = json_string_value(json_object_get(e, "path"));
+        f->kind = json_string_value(json_object_get(e, "kind"));
+        f->group = json_string_value(json_object_get(e, "group"));
+        f->version = json_string_value(json_object_get(e, "version"));
+        f->create = json_is_true(json_object_get(e, "create"));
+        if (f->path == NULL) {
+            free(*out);
+            *out = NULL;
+            return sl_error_set(ERR(L->c), SL_EINVAL, "%s: every fieldSpec needs a path", where);
+        }
+        (*n)++;
+    }
+    return 0;
+}
+
+/* Run a do_* step on a synthetic kustomization holding one field. */
+static int with_field(struct layer *L, const char *field, json_t *value,
+                      int (*step)(struct layer *))
+{
+    struct layer L2 = *L;
+    int rc;
+    L2.k = json_object();
+    if (L2.k == NULL || value == NULL) {
+        json_decref(L2.k);
+        json_decref(value);
+        return sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
+    }
+    json_object_set_new(L2.k, field, value);
+    rc = step(&L2);
+    json_decref(L2.k);
+    return rc;
+}
+
+static int do_prefix_only(struct layer *L)
+{
+    return do_prefix_suffix(L, kstr(L, "namePrefix"), NULL, NULL, 0);
+}
+
+static int do_suffix_only(struct layer *L)
+{
+    return do_prefix_suffix(L, NULL, kstr(L, "nameSuffix"), NULL, 0);
+}
+
+static int run_plugin(struct layer *L, const json_t *cfg, const char *cfg_file, bool generator)
+{
+    const char *av = json_string_value(json_object_get(cfg, "apiVersion"));
+    const char *kind = json_string_value(json_object_get(cfg, "kind"));
+    const char *pname =
+            json_string_value(json_object_get(json_object_get(cfg, "metadata"), "name"));
+    struct fspec *specs = NULL;
+    size_t nspecs = 0;
+    int rc = -1;
+
+    if (kind == NULL)
+        return sl_error_set(ERR(L->c), SL_EINVAL, "%s: a plugin configuration needs a kind",
+                            cfg_file);
+    if (av == NULL || strcmp(av, "builtin") != 0)
+        return sl_error_set(ERR(L->c), SL_EUNSUPPORTED,
+                            "%s: plugin %s (apiVersion %s) is an exec or KRM function plugin; "
+                            "sluice runs only kustomize's built-in plugins (apiVersion: builtin)",
+                            cfg_file, kind, av ? av : "unset");
+    if (parse_fieldspecs(L, json_object_get(cfg, "fieldSpecs"), cfg_file, &specs, &nspecs) != 0)
+        return -1;
+    if (strcmp(kind, "ConfigMapGenerator") == 0 || strcmp(kind, "SecretGenerator") == 0) {
+        static const char *const keep[] = {"namespace", "behavior", "literals", "files", "envs",
+                                           "env",       "options",  "type",     NULL};
+        json_t *g = json_object();
+        const char *name = json_string_value(json_object_get(cfg, "name"));
+        if (g == NULL)
+            goto oom;
+        for (size_t i = 0; keep[i]; i++)
+            if (json_object_get(cfg, keep[i]))
+                json_object_set(g, keep[i], json_object_get(cfg, keep[i]));
+        if (!json_object_get(g, "namespace") &&
+            json_object_get(json_object_get(cfg, "metadata"), "namespace"))
+            json_object_set(g, "namespace",
+                            json_object_get(json_object_get(cfg, "metadata"), "namespace"));
+        rc = generate(L, g, kind[0] == 'S', cfg_file, pname, name ? name : pname);
+        json_decref(g);
+    } else if (generator) {
+        rc = sl_error_set(ERR(L->c), SL_EUNSUPPORTED, "%s: %s is not a generator sluice supports",
+                          cfg_file, kind);
+    } else if (strcmp(kind, "PrefixSuffixTransformer") == 0) {
+        rc = do_prefix_suffix(L, json_string_value(json_object_get(cfg, "prefix")),
+                              json_string_value(json_object_get(cfg, "suffix")),
+                              nspecs ? specs : NULL, nspecs);
+    } else if (strcmp(kind, "PrefixTransformer") == 0) {
+        rc = with_field(L, "namePrefix", json_incref(json_object_get(cfg, "prefix")),
+                        do_prefix_only);
+    } else if (strcmp(kind, "SuffixTransformer") == 0) {
+        rc = with_field(L, "nameSuffix", json_incref(json_object_get(cfg, "suffix")),
+                        do_suffix_only);
+    } else if (strcmp(kind, "LabelTransformer") == 0 ||
+               strcmp(kind, "AnnotationsTransformer") == 0) {
+        json_t *m = json_object_get(cfg, kind[0] == 'L' ? "labels" : "annotations");
+        rc = 0;
+        if (json_is_object(m))
+            rc = apply_map_specs(L, specs, nspecs, m);
+    } else if (strcmp(kind, "NamespaceTransformer") == 0) {
+        json_t *ns = json_object_get(json_object_get(cfg, "metadata"), "namespace");
+        rc = ns ? with_field(L, "namespace", json_incref(ns), do_namespace) : 0;
+    } else if (strcmp(kind, "ImageTagTransformer") == 0) {
+        json_t *it = json_object_get(cfg, "imageTag");
+        rc = it ? with_field(L, "images", json_pack("[O]", it), do_images) : 0;
+    } else if (strcmp(kind, "ReplicaCountTransformer") == 0) {
+        json_t *rp = json_object_get(cfg, "replica");
+        rc = rp ? with_field(L, "replicas", json_pack("[O]", rp), do_replicas) : 0;
+    } else if (strcmp(kind, "PatchTransformer") == 0) {
+        json_t *e = json_object();
+        static const char *const keep[] = {"path", "patch", "target", "options", NULL};
+        if (e == NULL)
+            goto oom;
+        for (size_t i = 0; keep[i]; i++)
+            if (json_object_get(cfg, keep[i]))
+                json_object_set(e, keep[i], json_object_get(cfg, keep[i]));
+        rc = with_field(L, "patches", json_pack("[o]", e), do_patches);
+    } else if (strcmp(kind, "PatchStrategicMergeTransformer") == 0) {
+        json_t *list = json_array();
+        json_t *paths = json_object_get(cfg, "paths");
+        const char *inl = json_string_value(json_object_get(cfg, "patches"));
+        size_t i;
+        json_t *p;
+        if (list == NULL)
+            goto oom;
+        json_array_foreach(paths, i, p) json_array_append(list, p);
+        if (inl)
+            json_array_append_new(list, json_string(inl));
+        rc = with_field(L, "patchesStrategicMerge", list, do_patches_sm);
+    } else if (strcmp(kind, "PatchJson6902Transformer") == 0) {
+        json_t *e = json_object();
+        if (e == NULL)
+            goto oom;
+        if (json_object_get(cfg, "target"))
+            json_object_set(e, "target", json_object_get(cfg, "target"));
+        if (json_object_get(cfg, "path"))
+            json_object_set(e, "path", json_object_get(cfg, "path"));
+        if (json_object_get(cfg, "jsonOp"))
+            json_object_set(e, "patch", json_object_get(cfg, "jsonOp"));
+        rc = with_field(L, "patchesJson6902", json_pack("[o]", e), do_patches_json6902);
+    } else if (strcmp(kind, "ReplacementTransformer") == 0) {
+        json_t *list = json_object_get(cfg, "replacements");
+        rc = json_is_array(list) ? replacements_apply(L->c, cfg_file, list, L->ra) : 0;
+    } else {
+        rc = sl_error_set(ERR(L->c), SL_EUNSUPPORTED,
+                          "%s: built-in plugin %s is not supported by sluice", cfg_file, kind);
+    }
+    free(specs);
+    return rc;
+oom:
+    free(specs);
+    return sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
+}
+
+static int run_plugins(struct layer *L, const char *field)
+{
+    json_t *list;
+    size_t i;
+    json_t *e;
+    if (klist(L, field, &list) != 0)
+        return -1;
+    json_array_foreach(list, i, e)
+    {
+        const char *entry = json_string_value(e);
+        struct sl_buf data = SL_BUF_INIT(SL_BUF_DEFAULT_MAX);
+        struct sl_ystream *ys = NULL;
+        char *path = NULL;
+        const char *text;
+        size_t len;
+        int rc = -1;
+        if (entry == NULL)
+            return sl_error_set(ERR(L->c), SL_EINVAL, "%s: %s entries must be strings", L->kfile,
+                                field);
+        if (strchr(entry, '\n') != NULL) {
+            text = entry;
+            len = strlen(entry);
+        } else {
+            struct sl_buf p = SL_BUF_INIT(4096);
+            enum sl_tree_kind kind;
+            size_t size;
+            if (is_remote(entry) || join(L, entry, &p) != 0 ||
+                sl_tree_stat(L->c->tree, p.ptr, &kind, &size, ERR(L->c)) != 0) {
+                sl_buf_release(&p);
+                if (ERR(L->c)->code == SL_OK)
+                    sl_error_set(ERR(L->c), SL_EUNSUPPORTED,
+                                 "%s: remote %s entry \"%s\" is not supported", L->kfile, field,
+                                 entry);
+                return -1;
+            }
+            bool dir = kind == SL_TREE_DIR;
+            sl_buf_release(&p);
+            if (dir)
+                return sl_error_set(ERR(L->c), SL_EUNSUPPORTED,
+                                    "%s: %s entry \"%s\" is a kustomization directory; sluice "
+                                    "takes plugin configurations only from files or inline",
+                                    L->kfile, field, entry);
+            if (read_rel_file(L, entry, &data, &path) != 0)
+                goto next;
+            text = data.ptr;
+            len = data.len;
+        }
+        if (rl_load_docs(L->c, path ? path : L->kfile, text, len, false, &ys) != 0)
+            goto next;
+        rc = 0;
+        for (size_t d = 0; d < ys->ndocs && rc == 0; d++) {
+            if (ys->docs[d].root == NULL)
+                continue;
+            json_t *cfg =
+                    rl_yaml_to_json(ys->docs[d].root, false, path ? path : L->kfile, ERR(L->c));
+            if (cfg == NULL) {
+                rc = -1;
+                break;
+            }
+            if (json_is_object(cfg))
+                rc = run_plugin(L, cfg, path ? path : L->kfile, strcmp(field, "generators") == 0);
+            json_decref(cfg);
+        }
+    next:
+        sl_ystream_free(ys);
+        sl_buf_release(&data);
+        free(path);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int load_kustomization(struct layer *L, const char *dir, bool component)
 {
     static const char *const names[] = {"kustomization.yaml", "kustomization.yml", "Kustomization"};
@@ -2143,7 +2424,7 @@ static int run_layer(struct layer *L, size_t depth)
         if (accumulate_resources(L, bases, "bases", depth) != 0)
             return -1;
     }
-    if (run_generators(L) != 0)
+    if (run_generators(L) != 0 || run_plugins(L, "generators") != 0)
         return -1;
     if (comps) {
         size_t i;
@@ -2169,8 +2450,8 @@ static int run_layer(struct layer *L, size_t depth)
         }
     }
     if (do_patches_sm(L) != 0 || do_patches(L) != 0 || do_namespace(L) != 0 ||
-        do_prefix_suffix(L, kstr(L, "namePrefix"), NULL) != 0 ||
-        do_prefix_suffix(L, NULL, kstr(L, "nameSuffix")) != 0 || do_labels(L) != 0 ||
+        do_prefix_suffix(L, kstr(L, "namePrefix"), NULL, NULL, 0) != 0 ||
+        do_prefix_suffix(L, NULL, kstr(L, "nameSuffix"), NULL, 0) != 0 || do_labels(L) != 0 ||
         do_annotations(L) != 0 || do_patches_json6902(L) != 0 || do_replicas(L) != 0 ||
         do_images(L) != 0)
         return -1;
@@ -2178,6 +2459,8 @@ static int run_layer(struct layer *L, size_t depth)
     if (klist(L, "replacements", &repl) != 0)
         return -1;
     if (repl && replacements_apply(L->c, L->kfile, repl, L->ra) != 0)
+        return -1;
+    if (run_plugins(L, "transformers") != 0)
         return -1;
     if (collect_vars(L) != 0)
         return -1;
@@ -2304,6 +2587,69 @@ done:
     return rc;
 }
 
+/* path of file relative to directory dir (both tree-relative, cleaned) */
+static char *relative_to(const char *dir, const char *file)
+{
+    struct sl_buf b = SL_BUF_INIT(8192);
+    const char *d = strcmp(dir, ".") == 0 ? "" : dir;
+    size_t common = 0, i = 0;
+    /* longest common prefix ending at a component boundary */
+    while (d[i] && file[i] && d[i] == file[i]) {
+        i++;
+        if (file[i] == '/' && (d[i] == '\0' || d[i] == '/'))
+            common = i + 1;
+    }
+    if (d[i] == '\0' && file[i] == '/')
+        common = i + 1;
+    if (d[0] == '\0')
+        common = 0;
+    for (const char *p = d + (common > strlen(d) ? strlen(d) : common); *p;) {
+        sl_buf_puts(&b, "../", NULL);
+        const char *slash = strchr(p, '/');
+        if (slash == NULL)
+            break;
+        p = slash + 1;
+    }
+    sl_buf_puts(&b, file + common, NULL);
+    return sl_buf_detach(&b, NULL);
+}
+
+static int add_origin(struct render_ctx *c, const char *top, struct res *r)
+{
+    struct sl_buf v = SL_BUF_INIT(8192);
+    char *rel = relative_to(top, r->generated && r->cfg_in ? r->cfg_in : (r->file ? r->file : ""));
+    json_t *md, *ann;
+    int rc = -1;
+    if (rel == NULL)
+        goto oom;
+    if (r->generated && r->cfg_kind) {
+        sl_buf_printf(&v, NULL,
+                      "configuredIn: %s\nconfiguredBy:\n  apiVersion: builtin\n  kind: %s\n", rel,
+                      r->cfg_kind);
+        if (r->cfg_name)
+            sl_buf_printf(&v, NULL, "  name: %s\n", r->cfg_name);
+    } else {
+        sl_buf_printf(&v, NULL, "path: %s\n", rel);
+    }
+    md = json_object_get(r->obj, "metadata");
+    ann = json_object_get(md, "annotations");
+    if (!json_is_object(ann)) {
+        ann = json_object();
+        if (ann == NULL || json_object_set_new(md, "annotations", ann) != 0)
+            goto oom;
+    }
+    if (json_object_set_new(ann, "config.kubernetes.io/origin", json_string(v.ptr)) != 0)
+        goto oom;
+    rc = 0;
+    goto done;
+oom:
+    sl_error_set(c->err, SL_ENOMEM, "out of memory");
+done:
+    free(rel);
+    sl_buf_release(&v);
+    return rc;
+}
+
 int kust_build(struct render_ctx *c, const char *dir, struct resmap *out, bool top)
 {
     (void)top;
@@ -2314,6 +2660,10 @@ int kust_build(struct render_ctx *c, const char *dir, struct resmap *out, bool t
             return -1;
     if (nameref_fix(c, out) != 0)
         return -1;
+    if (c->origin_annotations)
+        for (size_t i = 0; i < out->n; i++)
+            if (add_origin(c, dir, out->items[i]) != 0)
+                return -1;
     if (c->vars.n > 0 && vars_resolve(c, out) != 0)
         return -1;
     for (size_t i = 0; i < out->n; i++) {
@@ -2350,6 +2700,29 @@ int kust_sort_fifo(struct render_ctx *c, const char *dir, int *fifo)
             goto done;
         }
         *fifo = strcmp(order, "fifo") == 0;
+    }
+    json_t *bm = json_object_get(L.k, "buildMetadata");
+    if (bm != NULL) {
+        size_t i;
+        json_t *e;
+        if (!json_is_array(bm)) {
+            sl_error_set(c->err, SL_EINVAL, "%s: buildMetadata must be a list", L.kfile);
+            goto done;
+        }
+        json_array_foreach(bm, i, e)
+        {
+            const char *opt = json_string_value(e);
+            if (opt != NULL && strcmp(opt, "originAnnotations") == 0) {
+                c->origin_annotations = true;
+            } else if (opt != NULL && strcmp(opt, "managedByLabel") == 0) {
+                c->managed_by_label = true;
+            } else {
+                sl_error_set(c->err, SL_EUNSUPPORTED,
+                             "%s: buildMetadata %s is not supported by sluice", L.kfile,
+                             opt ? opt : "(not a string)");
+                goto done;
+            }
+        }
     }
     rc = 0;
 done:

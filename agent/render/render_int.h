@@ -42,6 +42,8 @@ struct res {
     size_t nprefixes, nsuffixes;
     char **varnames; /* vars declared on this object (bound where declared) */
     size_t nvarnames;
+    /* generated objects: where the generator was configured (buildMetadata) */
+    char *cfg_in, *cfg_kind, *cfg_name;
     /* names of vars this layer declared on it, unused otherwise */
 };
 
@@ -76,7 +78,9 @@ struct render_ctx {
     size_t nstack;
     struct varlist vars;
     bool has_vars;
-    struct rxcache *rx; /* compiled selector patterns, reused across objects */
+    bool origin_annotations; /* buildMetadata: [originAnnotations] at the top */
+    bool managed_by_label;   /* buildMetadata: [managedByLabel] at the top */
+    struct rxcache *rx;      /* compiled selector patterns, reused across objects */
     size_t nrx, caprx;
     struct sl_error *err;
 };

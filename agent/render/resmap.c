@@ -106,6 +106,9 @@ void res_free(struct res *r)
     for (size_t i = 0; i < r->nvarnames; i++)
         free(r->varnames[i]);
     free(r->varnames);
+    free(r->cfg_in);
+    free(r->cfg_kind);
+    free(r->cfg_name);
     free(r);
 }
 
@@ -154,6 +157,12 @@ struct res *res_clone(const struct res *src, struct sl_error *err)
     r->prefixes = strv_dup(src->prefixes, src->nprefixes, &ok);
     r->suffixes = strv_dup(src->suffixes, src->nsuffixes, &ok);
     r->varnames = strv_dup(src->varnames, src->nvarnames, &ok);
+    r->cfg_in = src->cfg_in ? strdup(src->cfg_in) : NULL;
+    r->cfg_kind = src->cfg_kind ? strdup(src->cfg_kind) : NULL;
+    r->cfg_name = src->cfg_name ? strdup(src->cfg_name) : NULL;
+    if ((src->cfg_in && !r->cfg_in) || (src->cfg_kind && !r->cfg_kind) ||
+        (src->cfg_name && !r->cfg_name))
+        ok = false;
     if (r->varnames == NULL)
         r->nvarnames = 0;
     if (r->prefixes == NULL)
