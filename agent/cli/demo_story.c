@@ -525,7 +525,7 @@ done:
     return rc;
 }
 
-static int write_config(struct sl_demo *d, struct sl_error *err)
+static int write_config(struct sl_demo *d, struct sl_buf *yb, struct sl_error *err)
 {
     struct sl_buf y = SL_BUF_INIT(16384);
     long long ht = d->opts.ready_delay_ms * 10 / 1000 + 30; /* seconds */
@@ -568,6 +568,8 @@ static int write_config(struct sl_demo *d, struct sl_error *err)
                 d->dir, d->repo, d->kubeconfig, d->identity, ht, ht, ht) != 0)
         goto done;
     rc = sl_file_write_new(d->config, y.ptr, y.len, 0600, err);
+    if (rc == 0)
+        rc = sl_buf_append(yb, y.ptr, y.len, err);
 done:
     sl_buf_release(&y);
     return rc;
@@ -580,11 +582,21 @@ static int step_config(struct sl_demo *d)
     struct sl_demo_run r;
     const char *cc[] = {"check-config", d->config, NULL};
     const char *ck[] = {"check", "--repo", d->repo, NULL};
+    struct sl_buf yaml = SL_BUF_INIT(16384);
     int rc = -1;
 
     step_begin(d, &s, "config", "Configure the agent and check every environment offline");
     sl_demo_run_init(&r);
-    if (write_config(d, &err) != 0 || run_sluice(d, &r, cc, false, &err) != 0) {
+    if (write_config(d, &yaml, &err) != 0) {
+        step_end(d, &s, false, "%s", err.msg);
+        goto done;
+    }
+    sl_demo_note(d, "$DIR/sluice.yaml:");
+    {
+        const char *body = strstr(yaml.ptr, "\nname:"); /* past the header comment */
+        note_lines(d, "  ", body != NULL ? body + 1 : yaml.ptr, 60);
+    }
+    if (run_sluice(d, &r, cc, false, &err) != 0) {
         step_end(d, &s, false, "%s", err.msg);
         goto done;
     }
@@ -593,8 +605,6 @@ static int step_config(struct sl_demo *d)
         step_end(d, &s, false, "sluice check-config rejected %s", d->config);
         goto done;
     }
-    sl_demo_note(d, "%s: file:// source, kubesim's kubeconfig, state in %s/state", d->config,
-                 d->dir);
     if (verb(d, &r, ck, &err) != 0) {
         step_end(d, &s, false, "%s", err.msg);
         goto done;
@@ -613,6 +623,7 @@ static int step_config(struct sl_demo *d)
                   "every environment renders, unseals and passes the policies (dev warn, stage "
                   "and prod enforce)");
 done:
+    sl_buf_release(&yaml);
     sl_demo_run_release(&r);
     return rc;
 }
