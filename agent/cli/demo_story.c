@@ -746,8 +746,10 @@ static int step_drift(struct sl_demo *d, struct story *st)
     }
     st->prod_web_replicas = want;
     patch = json_pack("{s:{s:I}}", "spec", "replicas", (json_int_t)(want == 5 ? 6 : 5));
-    sl_demo_note(d, "kubectl-edit: Deployment shop-prod/web replicas %lld -> %lld", want,
-                 (long long)(want == 5 ? 6 : 5));
+    sl_demo_note(d,
+                 "by hand (a PATCH as field manager kubectl-edit): Deployment shop-prod/web "
+                 "replicas %lld -> %lld",
+                 want, (long long)(want == 5 ? 6 : 5));
     if (patch == NULL ||
         sl_kube_patch(d->kube, &ref, SL_KUBE_PATCH_MERGE, patch, false, NULL, NULL, &err) != 0 ||
         deploy_replicas(d, "shop-prod", "web", &now, &err) != 0) {
