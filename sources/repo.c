@@ -21,7 +21,12 @@ struct ssrc_repo {
 
 static int lib_init(struct ssrc_error *err)
 {
-    int rc = git_libgit2_init();
+    int rc;
+
+    /* Idempotent; needed for sodium_malloc (token header) and randombytes (jitter). */
+    if (sodium_init() < 0)
+        return ssrc_error_set(err, SSRC_EGENERIC, "libsodium could not be initialised");
+    rc = git_libgit2_init();
 
     if (rc < 0)
         return ssrc_error_git(err, rc, "initialising libgit2");
