@@ -2405,6 +2405,52 @@ done:
     return rc;
 }
 
+/* replacements, in order: inline entries, or `path:` files holding one or a list of them */
+static int do_replacements(struct layer *L, const json_t *list)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(unconst(list), i, e)
+    {
+        const char *path = json_string_value(json_object_get(e, "path"));
+        json_t *docs = NULL, *one;
+        char *pname = NULL;
+        int rc;
+        if (path == NULL) {
+            if ((one = json_pack("[O]", e)) == NULL)
+                return sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
+            rc = replacements_apply(L->c, L->kfile, one, L->ra);
+            json_decref(one);
+            if (rc != 0)
+                return -1;
+            continue;
+        }
+        if (load_patch(L, path, NULL, &docs, &pname) != 0)
+            return -1;
+        if ((one = json_array()) == NULL) {
+            json_decref(docs);
+            free(pname);
+            return sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
+        }
+        size_t j;
+        json_t *doc;
+        json_array_foreach(docs, j, doc)
+        {
+            if (json_is_array(doc))
+                json_array_extend(one, doc);
+            else
+                json_array_append(one, doc);
+        }
+        rc = replacements_apply(L->c, pname, one, L->ra);
+        json_decref(one);
+        json_decref(docs);
+        free(pname);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int run_layer(struct layer *L, size_t depth)
 {
     json_t *res, *bases, *comps;
@@ -2458,7 +2504,7 @@ static int run_layer(struct layer *L, size_t depth)
     json_t *repl;
     if (klist(L, "replacements", &repl) != 0)
         return -1;
-    if (repl && replacements_apply(L->c, L->kfile, repl, L->ra) != 0)
+    if (repl && do_replacements(L, repl) != 0)
         return -1;
     if (run_plugins(L, "transformers") != 0)
         return -1;

@@ -623,16 +623,3 @@ done:
     free(values);
     return rc;
 }
-
-/* ----------------------------------------------------------- replacements */
-
-int replacements_apply(struct render_ctx *c, const char *kfile, const json_t *list,
-                       struct resmap *ra)
-{
-    (void)list;
-    (void)ra;
-    return sl_error_set(c->err, SL_EUNSUPPORTED,
-                        "%s: field \"replacements\" is not supported "
-                        "by sluice yet",
-                        kfile);
-}
