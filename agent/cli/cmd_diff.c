@@ -3,6 +3,7 @@
  * of the live object against the server's dry-run result (Secret values masked).
  */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,18 @@ static bool is_secret(const json_t *o)
     return k != NULL && strcmp(k, "Secret") == 0;
 }
 
-/* Replace Secret values by markers; values that differ between a and b say so. */
+/* Overwrite a string value in place before jansson frees it. */
+static void wipe_value(json_t *v)
+{
+    const char *str = json_string_value(v);
+    if (str != NULL)
+        memset((char *)(uintptr_t)str, 0, json_string_length(v));
+}
+
+/*
+ * Replace Secret values by markers (the values are wiped, not just dropped); values that
+ * differ between a and b say so.
+ */
 static void mask_secrets(json_t *a, json_t *b)
 {
     static const char *const fields[] = {"data", "stringData"};
@@ -60,21 +72,28 @@ static void mask_secrets(json_t *a, json_t *b)
     for (size_t f = 0; f < 2; f++) {
         json_t *da = a ? json_object_get(a, fields[f]) : NULL;
         json_t *db = b ? json_object_get(b, fields[f]) : NULL;
+        json_t *changed = json_object();
         const char *k;
         json_t *v;
         json_object_foreach(da, k, v)
         {
             json_t *other = json_object_get(db, k);
-            bool same = other != NULL && json_equal(v, other);
-            json_object_set_new(da, k, json_string(same || other == NULL ? "***" : "*** (before)"));
+            if (other != NULL && !json_equal(v, other))
+                json_object_set_new(changed, k, json_true());
+        }
+        json_object_foreach(da, k, v)
+        {
+            wipe_value(v);
+            json_object_set_new(da, k,
+                                json_string(json_object_get(changed, k) ? "*** (before)" : "***"));
         }
         json_object_foreach(db, k, v)
         {
-            json_t *other = json_object_get(da, k);
-            const char *ov = json_string_value(other);
-            bool changed = ov != NULL && strcmp(ov, "*** (before)") == 0;
-            json_object_set_new(db, k, json_string(changed ? "*** (after)" : "***"));
+            wipe_value(v);
+            json_object_set_new(db, k,
+                                json_string(json_object_get(changed, k) ? "*** (after)" : "***"));
         }
+        json_decref(changed);
     }
 }
 

@@ -412,6 +412,29 @@ data:
     rc, res, err = e.reconcile("dev")
     check(rc == 0 and res[0]["revision"] == newest, "a newer revision releases the pin")
 
+    # ---- diff masks Secret values ----
+    kz = e.read("environments/dev/kustomization.yaml")
+    e.write("environments/dev/secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n"
+            "data:\n  password: c2VjcmV0LW9uZQ==\n  user: YWRtaW4=\n")
+    e.write("environments/dev/kustomization.yaml", kz.replace("  - ../base\n", "  - ../base\n  - secret.yaml\n"))
+    e.commit("dev: a secret")
+    rc, res, err = e.reconcile("dev")
+    check(rc == 0, "secret applied", err[-500:])
+    e.write("environments/dev/secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n"
+            "data:\n  password: c2VjcmV0LXR3bw==\n  user: YWRtaW4=\n")
+    e.commit("dev: rotate the secret")
+    rc, out, err = e.sluice("diff", "dev")
+    check(rc == 1 and "*** (before)" in out and "*** (after)" in out, "diff shows a changed Secret value masked",
+          out[-800:] + err[-300:])
+    check("c2VjcmV0" not in out and "YWRtaW4" not in out and "secret-one" not in out,
+          "no Secret value in the diff output")
+    rc, res, err = e.reconcile("dev")
+    check(rc == 0 and e.get("/api/v1/namespaces/shop-dev/secrets/creds")["data"]["password"] == "c2VjcmV0LXR3bw==",
+          "rotated secret applied")
+    check("c2VjcmV0" not in json.dumps(res) and "c2VjcmV0" not in err, "no Secret value in reconcile output")
+    state_text = open(os.path.join(e.tmp, "state", "dev", "state.json")).read()
+    check("c2VjcmV0" not in state_text, "no Secret value in the state file")
+
     # ---- SIGKILL at many points, then convergence ----
     faults({"action": "delay", "delayMs": 15})
     killed_at = []
