@@ -1,5 +1,6 @@
 #include <curl/curl.h>
 #include <getopt.h>
+#include <git2.h>
 #include <stdio.h>
 
 #include <string.h>
@@ -198,6 +199,16 @@ int sl_cmd_run(int argc, char **argv)
         sl_error_set(&err, SL_EGENERIC, "curl_global_init failed");
         return sl_cli_fail(&err);
     }
+    /*
+     * Hold libgit2 initialised for the whole run: sessions come and go with
+     * reloads on the main thread, and a shutdown there would orphan the
+     * worker thread's libgit2 thread state.
+     */
+    if (git_libgit2_init() < 0) {
+        curl_global_cleanup();
+        sl_error_set(&err, SL_EGENERIC, "git_libgit2_init failed");
+        return sl_cli_fail(&err);
+    }
     if (sl_daemon_run(&o, &diags, &err) == 0) {
         rc = SL_EXIT_OK;
     } else {
@@ -208,7 +219,9 @@ int sl_cmd_run(int argc, char **argv)
     }
     sl_diags_release(&diags);
     /* After a stop timeout the worker may still be inside libcurl: leave it to exit. */
-    if (err.code != SL_ETIMEOUT)
+    if (err.code != SL_ETIMEOUT) {
+        git_libgit2_shutdown();
         curl_global_cleanup();
+    }
     return rc;
 }
