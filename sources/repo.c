@@ -1121,7 +1121,12 @@ static int poll_in_child(struct ssrc_repo *cache, struct poll_ctx *c, const git_
                            (long long)c->o->timeout_ms);
             goto done;
         }
-        pr = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+        if (c->o->cancel != NULL && c->o->cancel(c->o->cancel_arg)) {
+            kill(pid, SIGKILL);
+            ssrc_error_set(err, SSRC_ECANCELED, "cancelled");
+            goto done;
+        }
+        pr = poll(&pfd, 1, left > 250 ? 250 : (int)left);
         if (pr < 0 && errno == EINTR)
             continue;
         if (pr == 0)
@@ -1228,12 +1233,19 @@ int ssrc_poll(struct ssrc_repo *cache, const struct ssrc_remote_opts *o,
         left = c.deadline_ms - now_ms();
         if (left <= delay)
             break;
-        {
-            struct timespec ts = {(time_t)(delay / 1000), (long)(delay % 1000) * 1000000L};
-            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-                ;
+        /* Sleep in slices so that a cancel request is seen promptly. */
+        for (int64_t until = now_ms() + delay; now_ms() < until;) {
+            int64_t slice = until - now_ms() > 250 ? 250 : until - now_ms();
+            struct timespec ts = {(time_t)(slice / 1000), (long)(slice % 1000) * 1000000L};
+            if (o->cancel != NULL && o->cancel(o->cancel_arg)) {
+                ssrc_error_clear(&last);
+                ssrc_error_set(&last, SSRC_ECANCELED, "cancelled");
+                goto fail;
+            }
+            nanosleep(&ts, NULL);
         }
     }
+fail:
     ssrc_error_set(err, last.code, "%s", last.msg);
     if (res->attempts > 1)
         ssrc_error_wrap(err, "%s (after %u attempts)", o->url, res->attempts);

@@ -51,6 +51,9 @@ struct ssrc_remote_opts {
     int64_t timeout_ms; /* whole poll, retries included; 0 = 60s */
     unsigned attempts;  /* 0 = 3 */
     int64_t backoff_ms; /* first retry delay, doubled each time, plus jitter; 0 = 500ms */
+    /* Polled about every 250 ms while waiting; non-zero stops the poll (SSRC_ECANCELED). */
+    int (*cancel)(void *arg);
+    void *cancel_arg;
 };
 
 struct ssrc_poll_result {

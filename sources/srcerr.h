@@ -25,7 +25,8 @@ enum ssrc_code {
     SSRC_ETIMEOUT,
     SSRC_ECONFLICT,
     SSRC_ECRYPTO,
-    SSRC_ENET, /* the remote could not be reached or the transfer broke */
+    SSRC_ENET,      /* the remote could not be reached or the transfer broke */
+    SSRC_ECANCELED, /* stopped on request (the caller's cancel callback) */
 };
 
 #define SSRC_ERROR_MSG_MAX 1024

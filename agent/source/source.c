@@ -33,6 +33,8 @@ struct sl_source {
     bool have_seen;
     struct done_res *done;
     size_t ndone;
+    int (*cancel)(void *arg);
+    void *cancel_arg;
 };
 
 static enum sl_code conv_code(enum ssrc_code c)
@@ -66,6 +68,8 @@ static enum sl_code conv_code(enum ssrc_code c)
         return SL_ECRYPTO;
     case SSRC_ENET:
         return SL_EIO;
+    case SSRC_ECANCELED:
+        return SL_ECANCELED;
     case SSRC_EGENERIC:
         break;
     }
@@ -258,6 +262,8 @@ int sl_source_poll(struct sl_source *s, struct sl_source_poll *res, struct sl_er
     o.ca_file = c->ca_file;
     o.insecure = c->insecure;
     o.timeout_ms = c->timeout_ms;
+    o.cancel = s->cancel;
+    o.cancel_arg = s->cancel_arg;
     if (ssrc_poll(s->cache, &o, &pr, &se) != 0) {
         conv(err, &se);
         return sl_error_wrap(err, "fetching");
@@ -267,6 +273,12 @@ int sl_source_poll(struct sl_source *s, struct sl_source_poll *res, struct sl_er
     res->nrefs = pr.nrefs;
     res->received_bytes = pr.received_bytes;
     return 0;
+}
+
+void sl_source_set_cancel(struct sl_source *s, int (*cancel)(void *arg), void *arg)
+{
+    s->cancel = cancel;
+    s->cancel_arg = arg;
 }
 
 static int cb_ancestor(void *arg, const char *anc, const char *desc)

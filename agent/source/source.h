@@ -49,6 +49,11 @@ struct sl_source_poll {
 };
 
 int sl_source_poll(struct sl_source *s, struct sl_source_poll *res, struct sl_error *err);
+/*
+ * A poll waits for its network child in 250 ms slices and calls cancel
+ * between them (e.g. a signal flag): non-zero stops it with SL_ECANCELED.
+ */
+void sl_source_set_cancel(struct sl_source *s, int (*cancel)(void *arg), void *arg);
 
 struct sl_source_result {
     const char *env; /* the config's name (borrowed) */
@@ -57,7 +62,7 @@ struct sl_source_result {
     char rule[160];  /* "branch main", "rc v*-rc.N", "release v* gated by rc" */
     char ref[256];   /* short name: "main", "v1.4.0" */
     char commit[41];
-    char tag[41];        /* annotated tag object, "" otherwise */
+    char tag[41];         /* annotated tag object, "" otherwise */
     char signature[1280]; /* "not required", "commit: alice", "refused: ..." */
     char reason[1024];
     char notices[1024];  /* history changes, "; "-separated */

@@ -12,6 +12,10 @@
 #include <string.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -532,6 +536,52 @@ static void test_tree_read_cap(void **state)
     ssrc_tree_free(t);
 }
 
+static int cancel_after(void *arg)
+{
+    return ++*(int *)arg > 4; /* about a second of waiting */
+}
+
+/* A server that accepts connections but never answers: the cancel callback ends the poll. */
+static void test_poll_cancel(void **state)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), calls = 0;
+    char url[128], dir[128];
+    struct ssrc_repo *cache = NULL;
+    struct ssrc_error e = SSRC_ERROR_INIT;
+    struct ssrc_remote_opts o = {0};
+    struct ssrc_poll_result res;
+    struct timespec a, b;
+
+    (void)state;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/repo.git", ntohs(sa.sin_port));
+    snprintf(dir, sizeof(dir), "/tmp/sluice-test-cancel.%d", (int)getpid());
+    assert_int_equal(ssrc_cache_open(dir, &cache, &e), 0);
+    o.url = url;
+    o.timeout_ms = 60000;
+    o.cancel = cancel_after;
+    o.cancel_arg = &calls;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    assert_int_equal(ssrc_poll(cache, &o, &res, &e), -1);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    assert_int_equal(e.code, SSRC_ECANCELED);
+    assert_true(b.tv_sec - a.tv_sec < 10);
+    ssrc_repo_free(cache);
+    close(fd);
+    {
+        char script[256];
+        snprintf(script, sizeof(script), "rm -rf %s", dir);
+        assert_int_equal(sh(script), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +591,7 @@ int main(void)
             cmocka_unit_test(test_force_push),
             cmocka_unit_test(test_state_roundtrip),
             cmocka_unit_test(test_known_hosts),
+            cmocka_unit_test(test_poll_cancel),
             cmocka_unit_test_setup_teardown(test_tree_view, make_repo, drop_repo),
             cmocka_unit_test_setup_teardown(test_tree_read_cap, make_repo, drop_repo),
     };
