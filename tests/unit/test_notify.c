@@ -139,6 +139,26 @@ static void test_events(void **state)
     sl_config_free(cfg);
 }
 
+static void test_refcount(void **state)
+{
+    struct sl_config *cfg = config_for("notifications:\n  url: http://127.0.0.1:1/");
+    struct sl_notifier *n = NULL, *m;
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_run_result r;
+    enum sl_notify_event ev;
+
+    assert_int_equal(sl_notifier_new(cfg, &n, &err), 0);
+    m = sl_notifier_ref(n);
+    assert_ptr_equal(m, n);
+    sl_notifier_free(n); /* the queue's reference keeps it alive */
+    sample(&r);
+    assert_true(sl_notifier_event(m, &r, false, 0, &ev));
+    sl_notifier_free(m);
+    assert_null(sl_notifier_ref(NULL));
+    sl_notifier_free(NULL);
+    sl_config_free(cfg);
+}
+
 static void test_payloads(void **state)
 {
     struct sl_run_result r;
@@ -298,6 +318,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_disabled),
             cmocka_unit_test(test_events),
+            cmocka_unit_test(test_refcount),
             cmocka_unit_test(test_payloads),
             cmocka_unit_test(test_send_with_retries),
             cmocka_unit_test(test_send_unreachable_cancelled),
