@@ -63,9 +63,8 @@ static const char *const known_fields[] = {"apiVersion",
                                            NULL};
 
 static const char *const refused_fields[] = {
-        "helmCharts",     "helmGlobals", "helmChartInflationGenerator",
-        "openapi",        "validators",  "crds",
-        "configurations", "imageTags",   NULL};
+        "helmCharts", "helmGlobals", "helmChartInflationGenerator", "openapi", "validators", "crds",
+        "imageTags",  NULL};
 
 static int normalize_fields(struct layer *L, json_t *raw)
 {
@@ -1028,22 +1027,6 @@ static int set_map_leaf(struct layer *L, json_t *parent, const char *key, void *
     return copy_string_map(L, m, ms->pairs, "label or annotation value");
 }
 
-static int apply_map_specs(struct layer *L, const struct fspec *specs, size_t nspecs,
-                           const json_t *pairs)
-{
-    for (size_t i = 0; i < L->ra->n; i++) {
-        struct res *r = L->ra->items[i];
-        for (size_t s = 0; s < nspecs; s++) {
-            if (!fspec_applies(&specs[s], r))
-                continue;
-            struct mapset ms = {pairs, specs[s].create};
-            if (walk_path(L, r->obj, specs[s].path, specs[s].create, set_map_leaf, &ms) != 0)
-                return -1;
-        }
-    }
-    return 0;
-}
-
 #define AFF "spec/template/spec/affinity/"
 static const struct fspec common_label_specs[] = {
         {NULL, NULL, NULL, "metadata/labels", true},
@@ -1130,6 +1113,44 @@ static const struct fspec annotation_specs[] = {
         {"batch", NULL, "CronJob", "spec/jobTemplate/spec/template/metadata/annotations", true},
 };
 
+static int apply_xspecs(struct layer *L, const struct xspecs *x, const json_t *pairs)
+{
+    for (size_t k = 0; k < x->n; k++) {
+        struct fspec fs = {x->items[k].group, x->items[k].version, x->items[k].kind,
+                           x->items[k].path, x->items[k].create};
+        for (size_t i = 0; i < L->ra->n; i++) {
+            struct res *r = L->ra->items[i];
+            if (!fspec_applies(&fs, r))
+                continue;
+            struct mapset ms = {pairs, fs.create};
+            if (walk_path(L, r->obj, fs.path, fs.create, set_map_leaf, &ms) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int apply_map_specs(struct layer *L, const struct fspec *specs, size_t nspecs,
+                           const json_t *pairs)
+{
+    /* custom specs from `configurations` go with kustomize's defaults */
+    if (specs == common_label_specs && nspecs > 1 && apply_xspecs(L, &L->c->x_labels, pairs) != 0)
+        return -1;
+    if (specs == annotation_specs && apply_xspecs(L, &L->c->x_annotations, pairs) != 0)
+        return -1;
+    for (size_t i = 0; i < L->ra->n; i++) {
+        struct res *r = L->ra->items[i];
+        for (size_t s = 0; s < nspecs; s++) {
+            if (!fspec_applies(&specs[s], r))
+                continue;
+            struct mapset ms = {pairs, specs[s].create};
+            if (walk_path(L, r->obj, specs[s].path, specs[s].create, set_map_leaf, &ms) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 #define NSPECS(a) (sizeof(a) / sizeof((a)[0]))
 
 static int do_labels(struct layer *L)
@@ -1207,11 +1228,29 @@ static int do_annotations(struct layer *L)
 
 /* ------------------------------------------------------- namespace & names */
 
+static int ns_leaf(struct layer *L, json_t *parent, const char *key, void *arg)
+{
+    if (json_object_set(parent, key, arg) != 0)
+        return sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
+    return 0;
+}
+
 static int do_namespace(struct layer *L)
 {
     const char *ns = kstr(L, "namespace");
     if (ns == NULL || ns[0] == '\0')
         return 0;
+    for (size_t k = 0; k < L->c->x_namespace.n; k++) {
+        const struct xspec *x = &L->c->x_namespace.items[k];
+        struct fspec fs = {x->group, x->version, x->kind, x->path, x->create};
+        if (strcmp(x->path, "metadata/namespace") == 0)
+            continue;
+        for (size_t i = 0; i < L->ra->n; i++)
+            if (fspec_applies(&fs, L->ra->items[i]) &&
+                walk_path(L, L->ra->items[i]->obj, fs.path, fs.create, ns_leaf,
+                          unconst(json_object_get(L->k, "namespace"))) != 0)
+                return -1;
+    }
     for (size_t i = 0; i < L->ra->n; i++) {
         struct res *r = L->ra->items[i];
         char g[128], v[128];
@@ -1389,9 +1428,10 @@ static void split_image(const char *img, char *name, size_t nl, char *tag, size_
     }
 }
 
-static int update_image(struct layer *L, json_t *container, const struct image_rule *rule)
+static int update_image_at(struct layer *L, json_t *container, const char *key,
+                           const struct image_rule *rule)
 {
-    json_t *iv = json_object_get(container, "image");
+    json_t *iv = json_object_get(container, key);
     const char *img = json_string_value(iv);
     char pat[1024];
     bool m = false;
@@ -1443,7 +1483,7 @@ static int update_image(struct layer *L, json_t *container, const struct image_r
     if (rule->tagSuffix && rule->tagSuffix[0])
         snprintf(tag + strlen(tag), sizeof(tag) - strlen(tag), "%s", rule->tagSuffix);
     snprintf(out, sizeof(out), "%s%s%s%s%s", name, tag[0] ? ":" : "", tag, dig[0] ? "@" : "", dig);
-    return json_object_set_new(container, "image", json_string(out)) == 0
+    return json_object_set_new(container, key, json_string(out)) == 0
                    ? 0
                    : sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
 }
@@ -1469,12 +1509,17 @@ static int walk_images(struct layer *L, json_t *node, const struct image_rule *r
             size_t i;
             json_t *ct;
             json_array_foreach(v, i, ct) if (json_is_object(ct) &&
-                                             update_image(L, ct, rule) != 0) return -1;
+                                             update_image_at(L, ct, "image", rule) != 0) return -1;
         }
         if (walk_images(L, v, rule, depth + 1) != 0)
             return -1;
     }
     return 0;
+}
+
+static int image_leaf(struct layer *L, json_t *parent, const char *key, void *arg)
+{
+    return update_image_at(L, parent, key, arg);
 }
 
 static int do_images(struct layer *L)
@@ -1505,6 +1550,14 @@ static int do_images(struct layer *L)
                 continue;
             if (walk_images(L, r->obj, &rule, 0) != 0)
                 return -1;
+            const struct xspecs *x = &L->c->x_images;
+            for (size_t k = 0; k < x->n; k++) {
+                struct fspec fs = {x->items[k].group, x->items[k].version, x->items[k].kind,
+                                   x->items[k].path, false};
+                if (fspec_applies(&fs, r) &&
+                    walk_path(L, r->obj, fs.path, false, image_leaf, &rule) != 0)
+                    return -1;
+            }
         }
     }
     return 0;
@@ -2317,6 +2370,141 @@ static int run_plugins(struct layer *L, const char *field)
     return 0;
 }
 
+/* ------------------------------------------------------- configurations */
+
+static int xspec_push(struct layer *L, struct xspecs *x, const json_t *fs, const char *referral,
+                      const char *where)
+{
+    const char *path = json_string_value(json_object_get(fs, "path"));
+    if (path == NULL)
+        return sl_error_set(ERR(L->c), SL_EINVAL, "%s: every fieldSpec needs a path", where);
+    if (x->n == x->cap) {
+        size_t nc = x->cap ? x->cap * 2 : 8;
+        struct xspec *it = realloc(x->items, nc * sizeof(*it));
+        if (it == NULL)
+            return sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
+        x->items = it;
+        x->cap = nc;
+    }
+    struct xspec *e = &x->items[x->n++];
+    e->kind = json_string_value(json_object_get(fs, "kind"));
+    e->group = json_string_value(json_object_get(fs, "group"));
+    e->version = json_string_value(json_object_get(fs, "version"));
+    e->path = path;
+    e->referral = referral;
+    e->create = json_is_true(json_object_get(fs, "create"));
+    return 0;
+}
+
+/*
+ * `configurations`: custom field specs for kustomize's transformers. Names
+ * kustomize already covers (prefix/suffix on metadata/name, varReference,
+ * which sluice applies everywhere) are accepted; others are refused by name.
+ */
+static int load_configurations(struct layer *L)
+{
+    json_t *list;
+    size_t i;
+    json_t *e;
+    if (klist(L, "configurations", &list) != 0)
+        return -1;
+    json_array_foreach(list, i, e)
+    {
+        const char *rel = json_string_value(e);
+        json_t *docs = NULL;
+        char *pname = NULL;
+        if (rel == NULL)
+            return sl_error_set(ERR(L->c), SL_EINVAL, "%s: configurations entries must be paths",
+                                L->kfile);
+        if (load_patch(L, rel, NULL, &docs, &pname) != 0)
+            return -1;
+        if (L->c->configs == NULL && (L->c->configs = json_array()) == NULL) {
+            json_decref(docs);
+            free(pname);
+            return sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
+        }
+        json_array_append(L->c->configs, docs); /* owns the strings xspecs point at */
+        json_decref(docs);
+        size_t d;
+        json_t *cfg;
+        int rc = 0;
+        json_array_foreach(docs, d, cfg)
+        {
+            const char *key;
+            json_t *val;
+            if (!json_is_object(cfg))
+                continue;
+            json_object_foreach(cfg, key, val)
+            {
+                size_t j;
+                json_t *fs;
+                if (!json_is_array(val)) {
+                    rc = sl_error_set(ERR(L->c), SL_EINVAL, "%s: %s must be a list", pname, key);
+                    break;
+                }
+                if (strcmp(key, "nameReference") == 0) {
+                    json_array_foreach(val, j, fs)
+                    {
+                        const char *referral = json_string_value(json_object_get(fs, "kind"));
+                        size_t k;
+                        json_t *f;
+                        if (referral == NULL) {
+                            rc = sl_error_set(ERR(L->c), SL_EINVAL,
+                                              "%s: nameReference entries need a kind", pname);
+                            break;
+                        }
+                        json_array_foreach(json_object_get(fs, "fieldSpecs"), k, f)
+                        {
+                            if ((rc = xspec_push(L, &L->c->x_nameref, f, referral, pname)) != 0)
+                                break;
+                        }
+                        if (rc != 0)
+                            break;
+                    }
+                } else if (strcmp(key, "commonLabels") == 0 ||
+                           strcmp(key, "commonAnnotations") == 0 || strcmp(key, "images") == 0 ||
+                           strcmp(key, "namespace") == 0) {
+                    struct xspecs *x = key[0] == 'i'   ? &L->c->x_images
+                                       : key[0] == 'n' ? &L->c->x_namespace
+                                       : key[6] == 'L' ? &L->c->x_labels
+                                                       : &L->c->x_annotations;
+                    json_array_foreach(val, j, fs)
+                    {
+                        if ((rc = xspec_push(L, x, fs, NULL, pname)) != 0)
+                            break;
+                    }
+                } else if (strcmp(key, "varReference") == 0) {
+                    continue;
+                } else if (strcmp(key, "namePrefix") == 0 || strcmp(key, "nameSuffix") == 0) {
+                    json_array_foreach(val, j, fs)
+                    {
+                        const char *p = json_string_value(json_object_get(fs, "path"));
+                        if (p == NULL || strcmp(p, "metadata/name") != 0) {
+                            rc = sl_error_set(ERR(L->c), SL_EUNSUPPORTED,
+                                              "%s: %s field specs other than metadata/name are "
+                                              "not supported by sluice",
+                                              pname, key);
+                            break;
+                        }
+                    }
+                } else {
+                    rc = sl_error_set(ERR(L->c), SL_EUNSUPPORTED,
+                                      "%s: configurations field \"%s\" is not supported by sluice",
+                                      pname, key);
+                }
+                if (rc != 0)
+                    break;
+            }
+            if (rc != 0)
+                break;
+        }
+        free(pname);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int load_kustomization(struct layer *L, const char *dir, bool component)
 {
     static const char *const names[] = {"kustomization.yaml", "kustomization.yml", "Kustomization"};
@@ -2470,6 +2658,8 @@ static int run_layer(struct layer *L, size_t depth)
         if (accumulate_resources(L, bases, "bases", depth) != 0)
             return -1;
     }
+    if (load_configurations(L) != 0)
+        return -1;
     if (run_generators(L) != 0 || run_plugins(L, "generators") != 0)
         return -1;
     if (comps) {

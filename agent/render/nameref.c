@@ -434,6 +434,16 @@ int nameref_fix(struct render_ctx *c, struct resmap *ra)
             if (walk_fix(&a, r->obj, others[q].path) != 0)
                 goto done;
         }
+        for (size_t q = 0; q < c->x_nameref.n; q++) {
+            const struct xspec *x = &c->x_nameref.items[q];
+            char g[128], v[128];
+            res_group_version(r, g, sizeof(g), v, sizeof(v));
+            if ((x->kind && strcmp(x->kind, kind) != 0) || (x->group && strcmp(x->group, g) != 0))
+                continue;
+            a.kind = x->referral;
+            if (walk_fix(&a, r->obj, x->path) != 0)
+                goto done;
+        }
         fix_maprefs(ra, r);
     }
     rc = 0;

@@ -88,6 +88,12 @@ done:
     }
     free(c.vars.items);
     regex_cache_release(&c);
+    free(c.x_nameref.items);
+    free(c.x_labels.items);
+    free(c.x_annotations.items);
+    free(c.x_images.items);
+    free(c.x_namespace.items);
+    json_decref(c.configs);
     free(c.stack);
     sl_buf_release(&dir);
     return rc;

@@ -64,6 +64,18 @@ struct varlist {
     size_t n, cap;
 };
 
+/* A custom field spec from `configurations` (strings live in render_ctx.configs). */
+struct xspec {
+    const char *kind, *group, *version, *path; /* NULL = any */
+    const char *referral;                      /* nameReference: the kind referred to */
+    bool create;
+};
+
+struct xspecs {
+    struct xspec *items;
+    size_t n, cap;
+};
+
 struct rxcache {
     char *pat;
     void *re; /* regex_t */
@@ -78,6 +90,8 @@ struct render_ctx {
     size_t nstack;
     struct varlist vars;
     bool has_vars;
+    json_t *configs; /* loaded `configurations` files (own the xspec strings) */
+    struct xspecs x_nameref, x_labels, x_annotations, x_images, x_namespace;
     bool origin_annotations; /* buildMetadata: [originAnnotations] at the top */
     bool managed_by_label;   /* buildMetadata: [managedByLabel] at the top */
     struct rxcache *rx;      /* compiled selector patterns, reused across objects */
