@@ -2,7 +2,6 @@
 #include <getopt.h>
 #include <git2.h>
 #include <stdio.h>
-
 #include <string.h>
 
 #include "cli.h"
@@ -25,7 +24,7 @@ const char sl_usage_run[] =
         "  SIGTERM  stop gracefully (SIGINT too); the current run stops at a safe point\n"
         "  SIGUSR1  poll every environment now\n\n"
         "A running daemon also polls on request through its control socket,\n"
-        "STATE_DIR/control.sock (`sluice reconcile` uses it when a daemon runs).\n"
+        "STATE_DIR/control.sock: one line, \"poll\", \"poll ENV\" or \"status\".\n"
         "Under systemd it speaks the notify protocol (Type=notify, WatchdogSec=).\n\n"
         "Options:\n"
         "  -c, --config FILE         configuration (default $SLUICE_CONFIG, then\n"
