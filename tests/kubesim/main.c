@@ -519,6 +519,11 @@ static void control(struct server *srv, struct ks_request *rq, struct ks_reply *
         } else if (strcmp(m, "POST") == 0) {
             json_error_t je;
             json_t *b = json_loadb(rq->body, rq->body_len, 0, &je);
+            if (!b) {
+                ks_reply_status(out, 400, "BadRequest", "invalid JSON at line %d: %s", je.line,
+                                je.text);
+                return;
+            }
             json_t *list = json_is_object(b) && json_object_get(b, "faults")
                                    ? json_incref(json_object_get(b, "faults"))
                                    : (json_is_array(b) ? json_incref(b) : json_pack("[O]", b));

@@ -197,12 +197,12 @@ void ks_default_object(struct ks_state *st, const struct ks_resource *r, json_t 
                 json_array_append(stored, json_object_get(v, "name"));
         }
         json_t *status = json_pack(
-                "{s:[{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s,s:s}],s:O,s:o}", "conditions", "type",
+                "{s:[{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s,s:s}],s:o,s:o}", "conditions", "type",
                 "NamesAccepted", "status", "True", "reason", "NoConflicts", "message",
                 "no conflicts found", "lastTransitionTime", ts, "type", "Established", "status",
                 "True", "reason", "InitialNamesAccepted", "message",
                 "the initial names have been accepted", "lastTransitionTime", ts, "acceptedNames",
-                names ? names : json_object(), "storedVersions", stored);
+                names ? json_incref(names) : json_object(), "storedVersions", stored);
         json_t *old = json_object_get(obj, "status");
         /* Keep the transition times of an unchanged status (no spurious writes). */
         json_t *oc = json_object_get(old, "conditions");
