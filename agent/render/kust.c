@@ -1315,6 +1315,18 @@ static int do_prefix_suffix(struct layer *L, const char *prefix, const char *suf
         const char *kind = res_kind(r);
         char g[128], v[128];
         res_group_version(r, g, sizeof(g), v, sizeof(v));
+        const struct xspecs *xs = prefix && prefix[0] ? &L->c->x_prefix : &L->c->x_suffix;
+        if (specs == NULL && xs->n > 0) {
+            bool any = false;
+            for (size_t k = 0; k < xs->n; k++) {
+                struct fspec fs = {xs->items[k].group, xs->items[k].version, xs->items[k].kind,
+                                   xs->items[k].path, false};
+                if (fspec_applies(&fs, r))
+                    any = true;
+            }
+            if (!any)
+                continue;
+        }
         if (specs != NULL) {
             bool any = false;
             for (size_t k = 0; k < nspecs; k++)
@@ -2476,6 +2488,8 @@ static int load_configurations(struct layer *L)
                 } else if (strcmp(key, "varReference") == 0) {
                     continue;
                 } else if (strcmp(key, "namePrefix") == 0 || strcmp(key, "nameSuffix") == 0) {
+                    /* these replace kustomize's default (every kind) */
+                    struct xspecs *x = key[4] == 'P' ? &L->c->x_prefix : &L->c->x_suffix;
                     json_array_foreach(val, j, fs)
                     {
                         const char *p = json_string_value(json_object_get(fs, "path"));
@@ -2486,6 +2500,8 @@ static int load_configurations(struct layer *L)
                                               pname, key);
                             break;
                         }
+                        if ((rc = xspec_push(L, x, fs, NULL, pname)) != 0)
+                            break;
                     }
                 } else {
                     rc = sl_error_set(ERR(L->c), SL_EUNSUPPORTED,

@@ -93,6 +93,8 @@ done:
     free(c.x_annotations.items);
     free(c.x_images.items);
     free(c.x_namespace.items);
+    free(c.x_prefix.items);
+    free(c.x_suffix.items);
     json_decref(c.configs);
     free(c.stack);
     sl_buf_release(&dir);

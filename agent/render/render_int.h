@@ -91,7 +91,7 @@ struct render_ctx {
     struct varlist vars;
     bool has_vars;
     json_t *configs; /* loaded `configurations` files (own the xspec strings) */
-    struct xspecs x_nameref, x_labels, x_annotations, x_images, x_namespace;
+    struct xspecs x_nameref, x_labels, x_annotations, x_images, x_namespace, x_prefix, x_suffix;
     bool origin_annotations; /* buildMetadata: [originAnnotations] at the top */
     bool managed_by_label;   /* buildMetadata: [managedByLabel] at the top */
     struct rxcache *rx;      /* compiled selector patterns, reused across objects */
