@@ -85,6 +85,9 @@ class Env:
     def setup_repo(self):
         os.makedirs(self.repo)
         shutil.copytree(os.path.join(SRC, "environments"), os.path.join(self.repo, "environments"))
+        # an environment without a namespace transformer, for Namespace pruning
+        self.write("environments/extra/kustomization.yaml",
+                   "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n")
         self.git("init", "-q", "-b", "main")
         first = self.commit("initial")
         self.git("tag", "v1.0.0-rc.1")
@@ -166,6 +169,12 @@ environments:
     path: environments/prod
     namespace: shop-prod
     healthTimeout: 20s
+  - name: extra
+    track:
+      type: branch
+    path: environments/extra
+    policy: "off"
+    healthTimeout: 20s
 """)
         self.cfg = path
 
@@ -223,7 +232,8 @@ def main():
           json.dumps(c["byVerb"]))
     lists = c["byVerb"].get("list", 0)
     check(lists <= 3 * len(kinds), f"no-change reconcile: {lists} LISTs for {len(kinds)} kinds x 3 environments")
-    check(all(r["counts"]["unchanged"] > 0 and r["counts"]["created"] == 0 for r in res),
+    check(all(r["counts"]["unchanged"] > 0 and r["counts"]["created"] == 0 for r in res
+              if r["environment"] != "extra"),
           "every object reported unchanged")
     rc, out, _ = e.sluice("diff")
     check(rc == 0 and out == "", "diff with no changes exits 0 and prints nothing", out[:500])
@@ -285,6 +295,67 @@ data:
     check(e.get("/api/v1/namespaces/shop-dev/configmaps/dropme").get("code") == 404, "dropme deleted")
     check(e.get("/api/v1/namespaces/shop-dev/configmaps/keepme").get("kind") == "ConfigMap",
           "keepme (sluice.dev/prune: disabled) kept")
+
+    # ---- Namespace pruning: only when nothing foreign lives in it ----
+    kx = e.read("environments/extra/kustomization.yaml")
+    for ns in ("gone-a", "gone-b"):
+        e.write(f"environments/extra/{ns}.yaml", f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n---\n"
+                f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: inside\n  namespace: {ns}\ndata:\n  a: b\n")
+    e.write("environments/extra/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - gone-a.yaml\n"
+            "  - gone-b.yaml\n")
+    e.commit("extra: two namespaces")
+    rc, res, err = e.reconcile("extra")
+    check(rc == 0 and e.get("/api/v1/namespaces/gone-b").get("kind") == "Namespace", "extra namespaces created",
+          err[-800:])
+    # someone else's object in gone-b
+    req = urllib.request.Request(f"http://127.0.0.1:{e.port}/api/v1/namespaces/gone-b/configmaps",
+                                 data=json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                                                  "metadata": {"name": "foreign"}}).encode(), method="POST")
+    req.add_header("Content-Type", "application/json")
+    urllib.request.urlopen(req).read()
+    for ns in ("gone-a", "gone-b"):
+        os.remove(os.path.join(e.repo, f"environments/extra/{ns}.yaml"))
+    e.write("environments/extra/kustomization.yaml", kx)
+    e.commit("extra: drop the namespaces")
+    rc, res, err = e.reconcile("extra")
+    ns_a = e.get("/api/v1/namespaces/gone-a")
+    check(rc == 0 and (ns_a.get("code") == 404 or "deletionTimestamp" in ns_a.get("metadata", {})),
+          "namespace holding only sluice's pruned objects is deleted", json.dumps(ns_a)[:300] + err[-500:])
+    ns_b = e.get("/api/v1/namespaces/gone-b")
+    check(ns_b.get("kind") == "Namespace" and "deletionTimestamp" not in ns_b.get("metadata", {}),
+          "namespace holding a foreign object is kept")
+    check(e.get("/api/v1/namespaces/gone-b/configmaps/foreign").get("kind") == "ConfigMap",
+          "the foreign object is untouched")
+    keep = [o for o in (res[0]["objects"] if res else []) if o["object"].startswith("Namespace gone-b")]
+    check(keep and keep[0]["action"] == "keep" and "foreign" in keep[0]["detail"],
+          "the kept namespace is reported with the reason", json.dumps(keep))
+
+    # ---- an immutable field change recreates an annotated object ----
+    kz = e.read("environments/dev/kustomization.yaml")
+    def imm(sel):
+        return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: imm\n  annotations:\n"
+                f"    sluice.dev/force: enabled\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n"
+                f"      app: {sel}\n  template:\n    metadata:\n      labels:\n        app: {sel}\n    spec:\n"
+                f"      containers:\n      - name: c\n        image: registry.example.com/imm:1\n")
+    e.write("environments/dev/imm.yaml", imm("imm-a"))
+    e.write("environments/dev/kustomization.yaml", kz.replace("  - ../base\n", "  - ../base\n  - imm.yaml\n"))
+    e.commit("dev: imm")
+    rc, res, err = e.reconcile("dev")
+    uid1 = deployment(e, "shop-dev", "imm").get("metadata", {}).get("uid")
+    e.write("environments/dev/imm.yaml", imm("imm-b"))
+    e.commit("dev: imm with a new selector")
+    rc, res, err = e.reconcile("dev")
+    d = deployment(e, "shop-dev", "imm")
+    check(rc == 0 and d.get("metadata", {}).get("uid") not in (None, uid1)
+          and d["spec"]["selector"]["matchLabels"]["app"] == "imm-b",
+          "immutable selector change: object recreated (sluice.dev/force: enabled)",
+          (json.dumps(res)[:800] if res else "") + err[-800:])
+    os.remove(os.path.join(e.repo, "environments/dev/imm.yaml"))
+    e.write("environments/dev/kustomization.yaml", kz)
+    e.commit("dev: drop imm")
+    rc, res, err = e.reconcile("dev")
+    check(rc == 0, "imm pruned again")
 
     # ---- a release that never becomes ready is rolled back ----
     good_image = image(deployment(e, "shop-dev", "web"))
