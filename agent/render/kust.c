@@ -2655,6 +2655,24 @@ static int do_replacements(struct layer *L, const json_t *list)
     return 0;
 }
 
+/* buildMetadata transformerAnnotations: remember that a transformer ran over the layer */
+static int record_transform(struct layer *L, const char *kind)
+{
+    size_t len = strlen(kind) + strlen(L->kfile) + 2;
+    char *v = malloc(len);
+    if (v == NULL)
+        return sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
+    snprintf(v, len, "%s\n%s", kind, L->kfile);
+    for (size_t i = 0; i < L->ra->n; i++) {
+        if (strv_push(&L->ra->items[i]->transforms, &L->ra->items[i]->ntransforms, v) != 0) {
+            free(v);
+            return sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
+        }
+    }
+    free(v);
+    return 0;
+}
+
 static int run_layer(struct layer *L, size_t depth)
 {
     json_t *res, *bases, *comps;
@@ -2701,12 +2719,30 @@ static int run_layer(struct layer *L, size_t depth)
                 return sl_error_wrap(ERR(L->c), "%s: component \"%s\"", L->kfile, rel);
         }
     }
-    if (do_patches_sm(L) != 0 || do_patches(L) != 0 || do_namespace(L) != 0 ||
-        do_prefix_suffix(L, kstr(L, "namePrefix"), NULL, NULL, 0) != 0 ||
-        do_prefix_suffix(L, NULL, kstr(L, "nameSuffix"), NULL, 0) != 0 || do_labels(L) != 0 ||
-        do_annotations(L) != 0 || do_patches_json6902(L) != 0 || do_replicas(L) != 0 ||
-        do_images(L) != 0)
-        return -1;
+    static const struct {
+        const char *field, *kind;
+        int (*step)(struct layer *);
+    } steps[] = {
+            {"patchesStrategicMerge", "PatchStrategicMergeTransformer", do_patches_sm},
+            {"patches", "PatchTransformer", do_patches},
+            {"namespace", "NamespaceTransformer", do_namespace},
+            {"namePrefix", "PrefixTransformer", do_prefix_only},
+            {"nameSuffix", "SuffixTransformer", do_suffix_only},
+            {"commonLabels", "LabelTransformer", do_labels},
+            {"commonAnnotations", "AnnotationsTransformer", do_annotations},
+            {"patchesJson6902", "PatchJson6902Transformer", do_patches_json6902},
+            {"replicas", "ReplicaCountTransformer", do_replicas},
+            {"images", "ImageTagTransformer", do_images},
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        bool configured = json_object_get(L->k, steps[i].field) != NULL;
+        if (strcmp(steps[i].field, "commonLabels") == 0)
+            configured = configured || json_object_get(L->k, "labels") != NULL;
+        if (steps[i].step(L) != 0)
+            return -1;
+        if (configured && L->c->transformer_annotations && record_transform(L, steps[i].kind) != 0)
+            return -1;
+    }
     json_t *repl;
     if (klist(L, "replacements", &repl) != 0)
         return -1;
@@ -2902,6 +2938,35 @@ done:
     return rc;
 }
 
+static int add_transformations(struct render_ctx *c, const char *top, struct res *r)
+{
+    struct sl_buf v = SL_BUF_INIT(1 << 20);
+    json_t *md, *ann;
+    if (r->ntransforms == 0)
+        return 0;
+    for (size_t i = 0; i < r->ntransforms; i++) {
+        const char *nl = strchr(r->transforms[i], '\n');
+        char *rel = relative_to(top, nl + 1);
+        if (rel == NULL)
+            break;
+        sl_buf_printf(&v, NULL,
+                      "- configuredIn: %s\n  configuredBy:\n    apiVersion: builtin\n    kind: "
+                      "%.*s\n",
+                      rel, (int)(nl - r->transforms[i]), r->transforms[i]);
+        free(rel);
+    }
+    md = json_object_get(r->obj, "metadata");
+    ann = json_object_get(md, "annotations");
+    if (!json_is_object(ann)) {
+        ann = json_object();
+        json_object_set_new(md, "annotations", ann);
+    }
+    int rc = json_object_set_new(ann, "alpha.config.kubernetes.io/transformations",
+                                 json_string(v.ptr));
+    sl_buf_release(&v);
+    return rc == 0 ? 0 : sl_error_set(c->err, SL_ENOMEM, "out of memory");
+}
+
 int kust_build(struct render_ctx *c, const char *dir, struct resmap *out, bool top)
 {
     (void)top;
@@ -2916,6 +2981,22 @@ int kust_build(struct render_ctx *c, const char *dir, struct resmap *out, bool t
         for (size_t i = 0; i < out->n; i++)
             if (add_origin(c, dir, out->items[i]) != 0)
                 return -1;
+    if (c->transformer_annotations)
+        for (size_t i = 0; i < out->n; i++)
+            if (add_transformations(c, dir, out->items[i]) != 0)
+                return -1;
+    if (c->managed_by_label) {
+        for (size_t i = 0; i < out->n; i++) {
+            json_t *md = json_object_get(out->items[i]->obj, "metadata");
+            json_t *lab = json_object_get(md, "labels");
+            if (!json_is_object(lab)) {
+                lab = json_object();
+                json_object_set_new(md, "labels", lab);
+            }
+            json_object_set_new(lab, "app.kubernetes.io/managed-by",
+                                json_string("kustomize-v5.5.0"));
+        }
+    }
     if (c->vars.n > 0 && vars_resolve(c, out) != 0)
         return -1;
     for (size_t i = 0; i < out->n; i++) {
@@ -2966,6 +3047,8 @@ int kust_sort_fifo(struct render_ctx *c, const char *dir, int *fifo)
             const char *opt = json_string_value(e);
             if (opt != NULL && strcmp(opt, "originAnnotations") == 0) {
                 c->origin_annotations = true;
+            } else if (opt != NULL && strcmp(opt, "transformerAnnotations") == 0) {
+                c->transformer_annotations = true;
             } else if (opt != NULL && strcmp(opt, "managedByLabel") == 0) {
                 c->managed_by_label = true;
             } else {

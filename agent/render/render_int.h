@@ -44,6 +44,9 @@ struct res {
     size_t nvarnames;
     /* generated objects: where the generator was configured (buildMetadata) */
     char *cfg_in, *cfg_kind, *cfg_name;
+    /* transformers that ran over it, "Kind\npath" (buildMetadata transformerAnnotations) */
+    char **transforms;
+    size_t ntransforms;
     /* names of vars this layer declared on it, unused otherwise */
 };
 
@@ -94,7 +97,8 @@ struct render_ctx {
     struct xspecs x_nameref, x_labels, x_annotations, x_images, x_namespace, x_prefix, x_suffix;
     bool origin_annotations; /* buildMetadata: [originAnnotations] at the top */
     bool managed_by_label;   /* buildMetadata: [managedByLabel] at the top */
-    struct rxcache *rx;      /* compiled selector patterns, reused across objects */
+    bool transformer_annotations;
+    struct rxcache *rx; /* compiled selector patterns, reused across objects */
     size_t nrx, caprx;
     struct sl_error *err;
 };

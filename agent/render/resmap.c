@@ -109,6 +109,9 @@ void res_free(struct res *r)
     free(r->cfg_in);
     free(r->cfg_kind);
     free(r->cfg_name);
+    for (size_t i = 0; i < r->ntransforms; i++)
+        free(r->transforms[i]);
+    free(r->transforms);
     free(r);
 }
 
@@ -157,6 +160,9 @@ struct res *res_clone(const struct res *src, struct sl_error *err)
     r->prefixes = strv_dup(src->prefixes, src->nprefixes, &ok);
     r->suffixes = strv_dup(src->suffixes, src->nsuffixes, &ok);
     r->varnames = strv_dup(src->varnames, src->nvarnames, &ok);
+    r->transforms = strv_dup(src->transforms, src->ntransforms, &ok);
+    if (r->transforms == NULL)
+        r->ntransforms = 0;
     r->cfg_in = src->cfg_in ? strdup(src->cfg_in) : NULL;
     r->cfg_kind = src->cfg_kind ? strdup(src->cfg_kind) : NULL;
     r->cfg_name = src->cfg_name ? strdup(src->cfg_name) : NULL;
