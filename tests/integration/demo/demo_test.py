@@ -12,6 +12,8 @@
 3. SIGTERM in the middle of the story: the demo stops, names the step, cleans up.
 4. Failures are loud and name the step: kubesim missing, an example repository
    that the policies refuse.
+5. A binary in an installed layout finds libexec/sluice/kubesim and
+   share/sluice/environments by itself.
 Every process started here is killed on exit.
 """
 import json
@@ -334,6 +336,26 @@ def main():
           and os.listdir(tmp4) == [],
           "an example refused by the policies: the config step fails, the violation is shown, "
           "everything is cleaned up", (o or {}).get("failedStep", "") + se[-1200:])
+
+    # ---- 5. an installed layout finds kubesim and the example by itself ----
+    prefix = tempfile.mkdtemp(prefix="sluice-demo-it-prefix-")
+    dirs.append(prefix)
+    os.makedirs(os.path.join(prefix, "bin"))
+    os.makedirs(os.path.join(prefix, "libexec", "sluice"))
+    shutil.copy2(SLUICE, os.path.join(prefix, "bin", "sluice"))
+    shutil.copy2(KUBESIM, os.path.join(prefix, "libexec", "sluice", "kubesim"))
+    for d in ("environments", "policies"):
+        shutil.copytree(os.path.join(SRC, d), os.path.join(prefix, "share", "sluice", d))
+    tmp5 = tempfile.mkdtemp(prefix="sluice-demo-it-")
+    dirs.append(tmp5)
+    env5 = run_env(tmp5)
+    env5.pop("SLUICE_KUBESIM")
+    r = subprocess.run([os.path.join(prefix, "bin", "sluice"), "demo", "--ready-delay", "100ms"], env=env5,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    check(r.returncode == 0 and os.path.join(prefix, "libexec", "sluice", "kubesim") in r.stdout
+          and os.path.join(prefix, "share", "sluice", "environments") in r.stdout,
+          "installed layout: kubesim from libexec/sluice, the example from share/sluice",
+          r.stdout[-1200:] + r.stderr[-600:])
 
     print(f"{len(failures)} failure(s)")
     return 1 if failures else 0
