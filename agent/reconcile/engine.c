@@ -1320,6 +1320,17 @@ static void add_history(struct run *r, const char *revision, enum sl_result resu
     h.pruned = r->res->pruned;
     h.drifted = r->res->drifted;
     h.message = msg != NULL && msg[0] ? (char *)(uintptr_t)msg : NULL;
+    if (r->st->nhistory > 0) {
+        /* the same outcome again (a rejected revision every interval): one entry, updated */
+        struct sl_history_entry *last = &r->st->history[r->st->nhistory - 1];
+        if (!rollback && !last->rollback && last->result == result && last->revision != NULL &&
+            revision != NULL && strcmp(last->revision, revision) == 0 &&
+            result != SL_RESULT_HEALTHY) {
+            last->started = started;
+            last->duration_ms = dur;
+            return;
+        }
+    }
     if (sl_state_add_history(r->st, &h, &e) != 0)
         sl_log_warn("history entry dropped", "env", r->env->name, "error", e.msg);
 }
