@@ -97,8 +97,7 @@ int ssrc_tree_open(const char *repo_path, const char *rev, struct ssrc_tree **ou
         ssrc_error_set(err, SSRC_ENOMEM, "out of memory");
         goto done;
     }
-    if ((grc = git_repository_open_ext(&t->repo, repo_path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL)) <
-        0) {
+    if ((grc = git_repository_open_ext(&t->repo, repo_path, 0, NULL)) < 0) {
         ssrc_error_git(err, grc, "%s: opening the repository", repo_path);
         goto done;
     }

@@ -23,8 +23,9 @@ struct ssrc_tree;
 /*
  * Open the tree of rev (a commit id, a ref name such as "main" or
  * "refs/tags/v1.0.0", or any git revision expression) in the repository at
- * repo_path. commit receives the commit id. The tree keeps its own handle
- * on the repository.
+ * repo_path (a bare repository, a work tree, or a directory inside one: the
+ * tree is always the whole commit). commit receives the commit id. The tree
+ * keeps its own handle on the repository.
  */
 int ssrc_tree_open(const char *repo_path, const char *rev, struct ssrc_tree **out,
                    char commit[SSRC_OID_HEX], struct ssrc_error *err);
