@@ -55,6 +55,7 @@ struct ks_options {
     int nodes;
     uint32_t seed;
     bool verbose;
+    bool pods; /* Deployments get ReplicaSets and Pods */
 };
 
 struct ks_fault;
@@ -138,6 +139,11 @@ void ks_reply_status(struct ks_reply *out, unsigned code, const char *reason, co
 json_t *ks_store_put(struct ks_state *st, const struct ks_resource *r, const char *key, json_t *obj,
                      const char *event_type);
 void ks_store_delete(struct ks_state *st, const char *key, json_t *last);
+/* Controller writes (manager kube-controller-manager): create, update, delete with GC. */
+void ks_create_internal(struct ks_state *st, const struct ks_resource *r, json_t *obj);
+void ks_update_internal(struct ks_state *st, const struct ks_resource *r, const char *key,
+                        json_t *obj);
+void ks_delete_internal(struct ks_state *st, const struct ks_resource *r, const char *key);
 
 /* fields.c: managed fields, server-side apply and patches */
 json_t *ks_fieldset(const json_t *obj, bool builtin, bool status_only);

@@ -915,6 +915,7 @@ static const char usage[] =
         "  --fail-after DUR        when such a Deployment reports ProgressDeadlineExceeded\n"
         "                          (default: the ready delay)\n"
         "  --nodes N               nodes a DaemonSet is scheduled to (default 1)\n"
+        "  --pods                  Deployments get ReplicaSets and Pods (kubectl get pods)\n"
         "  --fault SPEC            inject a fault, e.g. verb=list,nth=2,code=500 (repeatable)\n"
         "  --seed N                seed for rate-based faults\n"
         "  --verbose               log every request to stderr\n"
@@ -956,6 +957,7 @@ int main(int argc, char **argv)
         O_FAULT,
         O_SEED,
         O_VERBOSE,
+        O_PODS,
         O_HELP
     };
     static const struct option lopts[] = {
@@ -979,6 +981,7 @@ int main(int argc, char **argv)
             {"fault", required_argument, NULL, O_FAULT},
             {"seed", required_argument, NULL, O_SEED},
             {"verbose", no_argument, NULL, O_VERBOSE},
+            {"pods", no_argument, NULL, O_PODS},
             {"help", no_argument, NULL, O_HELP},
             {NULL, 0, NULL, 0},
     };
@@ -1074,6 +1077,9 @@ int main(int argc, char **argv)
             json_array_append_new(cli_faults, f);
             break;
         }
+        case O_PODS:
+            o->pods = true;
+            break;
         case O_VERBOSE:
             o->verbose = true;
             break;

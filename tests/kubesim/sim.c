@@ -272,6 +272,181 @@ static void record_status_write(json_t *live, json_t *obj, const char *gv)
     ks_update_managed(live, obj, "kube-controller-manager", "status", true, gv);
 }
 
+/* ---- ReplicaSets and Pods (--pods) --------------------------------------- */
+
+static uint32_t fnv1a(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static bool owned_by(const json_t *obj, const char *uid)
+{
+    size_t i;
+    json_t *ref;
+    json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref)
+    {
+        if (strcmp(json_string_value(json_object_get(ref, "uid")) ?: "", uid) == 0)
+            return true;
+    }
+    return false;
+}
+
+static json_t *owner_ref(const json_t *owner, const char *api_version, const char *kind)
+{
+    json_t *m = json_object_get(owner, "metadata");
+    return json_pack("[{s:s,s:s,s:O,s:O,s:b,s:b}]", "apiVersion", api_version, "kind", kind, "name",
+                     json_object_get(m, "name"), "uid", json_object_get(m, "uid"), "controller", 1,
+                     "blockOwnerDeletion", 1);
+}
+
+/* Keys (owned copies) of objects of group/resource in ns owned by uid. */
+static json_t *owned_keys(struct ks_state *st, const char *group, const char *resource,
+                          const char *ns, const char *uid)
+{
+    char prefix[512];
+    snprintf(prefix, sizeof prefix, "%s/%s/%s/", group, resource, ns);
+    json_t *keys = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(st->objects, k, v)
+    {
+        if (strncmp(k, prefix, strlen(prefix)) == 0 && owned_by(v, uid))
+            json_array_append_new(keys, json_string(k));
+    }
+    return keys;
+}
+
+/* The Deployment controller: one ReplicaSet per pod template, old ones scaled down. */
+static void sync_replicasets(struct ks_state *st, const json_t *dep, json_int_t want, bool ready)
+{
+    const struct ks_resource *rsr = ks_find_resource(st, "apps", "v1", "replicasets");
+    json_t *meta = json_object_get(dep, "metadata");
+    const char *ns = json_string_value(json_object_get(meta, "namespace"));
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    const char *uid = json_string_value(json_object_get(meta, "uid"));
+    json_t *spec = json_object_get(dep, "spec");
+    json_t *tmpl = json_object_get(spec, "template");
+    if (!rsr || !ns || !name || !uid || !json_is_object(tmpl))
+        return;
+    char *dump = json_dumps(tmpl, JSON_COMPACT | JSON_SORT_KEYS);
+    char hash[16], rsname[300], key[1024];
+    snprintf(hash, sizeof hash, "%08x", dump ? fnv1a(dump) : 0u);
+    free(dump);
+    snprintf(rsname, sizeof rsname, "%s-%s", name, hash);
+    ks_object_key(key, sizeof key, rsr, ns, rsname);
+    json_t *keys = owned_keys(st, "apps", "replicasets", ns, uid);
+    long revision = 0;
+    size_t i;
+    json_t *kj;
+    json_array_foreach(keys, i, kj)
+    {
+        json_t *o = json_object_get(st->objects, json_string_value(kj));
+        const char *rev = json_string_value(
+                json_object_get(json_object_get(json_object_get(o, "metadata"), "annotations"),
+                                "deployment.kubernetes.io/revision"));
+        long n = rev ? strtol(rev, NULL, 10) : 0;
+        if (n > revision)
+            revision = n;
+    }
+    json_t *cur = json_object_get(st->objects, key);
+    if (!cur) {
+        char revs[32];
+        snprintf(revs, sizeof revs, "%ld", revision + 1);
+        json_t *t = json_deep_copy(tmpl);
+        json_t *tm = json_object_get(t, "metadata");
+        if (!json_is_object(tm)) {
+            tm = json_object();
+            json_object_set_new(t, "metadata", tm);
+        }
+        json_t *tl = json_object_get(tm, "labels");
+        if (!json_is_object(tl)) {
+            tl = json_object();
+            json_object_set_new(tm, "labels", tl);
+        }
+        json_object_set_new(tl, "pod-template-hash", json_string(hash));
+        json_t *sel = json_deep_copy(json_object_get(spec, "selector"));
+        if (!json_is_object(sel)) {
+            json_decref(sel);
+            sel = json_object();
+        }
+        json_t *ml = json_object_get(sel, "matchLabels");
+        if (!json_is_object(ml)) {
+            ml = json_object();
+            json_object_set_new(sel, "matchLabels", ml);
+        }
+        json_object_set_new(ml, "pod-template-hash", json_string(hash));
+        json_t *rs = json_pack("{s:{s:s,s:s,s:o,s:{s:s},s:o},s:{s:I,s:o,s:o}}", "metadata", "name",
+                               rsname, "namespace", ns, "labels", json_deep_copy(tl), "annotations",
+                               "deployment.kubernetes.io/revision", revs, "ownerReferences",
+                               owner_ref(dep, "apps/v1", "Deployment"), "spec", "replicas", want,
+                               "selector", sel, "template", t);
+        ks_create_internal(st, rsr, rs);
+    } else if (json_integer_value(json_object_get(json_object_get(cur, "spec"), "replicas")) !=
+               want) {
+        json_t *c = json_deep_copy(cur);
+        json_object_set_new(json_object_get(c, "spec"), "replicas", json_integer(want));
+        ks_update_internal(st, rsr, key, c);
+    }
+    /* Old ReplicaSets keep serving until the new one is ready. */
+    json_array_foreach(keys, i, kj)
+    {
+        const char *k = json_string_value(kj);
+        json_t *o = json_object_get(st->objects, k);
+        if (!o || strcmp(k, key) == 0 || !ready ||
+            json_integer_value(json_object_get(json_object_get(o, "spec"), "replicas")) == 0)
+            continue;
+        json_t *c = json_deep_copy(o);
+        json_object_set_new(json_object_get(c, "spec"), "replicas", json_integer(0));
+        ks_update_internal(st, rsr, k, c);
+    }
+    json_decref(keys);
+}
+
+/* The ReplicaSet controller: spec.replicas Pods from the template. */
+static void sync_pods(struct ks_state *st, const json_t *rs, json_int_t want)
+{
+    const struct ks_resource *pr = ks_find_resource(st, "", "v1", "pods");
+    json_t *meta = json_object_get(rs, "metadata");
+    const char *ns = json_string_value(json_object_get(meta, "namespace"));
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    const char *uid = json_string_value(json_object_get(meta, "uid"));
+    json_t *tmpl = json_object_get(json_object_get(rs, "spec"), "template");
+    if (!pr || !ns || !name || !uid)
+        return;
+    json_t *keys = owned_keys(st, "", "pods", ns, uid);
+    json_int_t have = (json_int_t)json_array_size(keys);
+    static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+    for (; have < want; have++) {
+        char pname[320], key[1024];
+        do {
+            char sfx[6];
+            for (int i = 0; i < 5; i++) {
+                st->rng = st->rng * 1103515245u + 12345u;
+                sfx[i] = alphabet[(st->rng >> 16) % (sizeof alphabet - 1)];
+            }
+            sfx[5] = 0;
+            snprintf(pname, sizeof pname, "%s-%s", name, sfx);
+            ks_object_key(key, sizeof key, pr, ns, pname);
+        } while (json_object_get(st->objects, key));
+        json_t *labels = json_object_get(json_object_get(tmpl, "metadata"), "labels");
+        json_t *pspec = json_object_get(tmpl, "spec");
+        json_t *pod = json_pack("{s:{s:s,s:s,s:o,s:o},s:o}", "metadata", "name", pname, "namespace",
+                                ns, "labels", labels ? json_deep_copy(labels) : json_object(),
+                                "ownerReferences", owner_ref(rs, "apps/v1", "ReplicaSet"), "spec",
+                                pspec ? json_deep_copy(pspec) : json_object());
+        if (pod)
+            ks_create_internal(st, pr, pod);
+    }
+    for (size_t i = json_array_size(keys); have > want && i > 0; i--, have--)
+        ks_delete_internal(st, pr, json_string_value(json_array_get(keys, i - 1)));
+    json_decref(keys);
+}
+
 /* Returns true when the workload reached its final state for this generation. */
 static bool sim_step(struct ks_state *st, const char *key, json_t *s)
 {
@@ -303,6 +478,14 @@ static bool sim_step(struct ks_state *st, const char *key, json_t *s)
     json_t *status = NULL;
     bool final = ready || failed;
     const char *k = r->kind;
+    if (st->opt.pods && strcmp(k, "Deployment") == 0)
+        sync_replicasets(st, live, want, ready);
+    if (st->opt.pods && strcmp(k, "ReplicaSet") == 0)
+        sync_pods(st, live, want);
+    /* sync_* wrote other objects; this one may have been replaced meanwhile. */
+    live = json_object_get(st->objects, key);
+    if (!live)
+        return true;
     if (strcmp(k, "Deployment") == 0 || strcmp(k, "ReplicaSet") == 0) {
         json_int_t prev = json_integer_value(json_object_get(s, "prevReady"));
         bool tchanged = json_is_true(json_object_get(s, "templateChanged"));

@@ -1210,6 +1210,53 @@ static void delete_object(struct ks_state *st, const struct ks_resource *r, cons
     *last = keep;
 }
 
+void ks_create_internal(struct ks_state *st, const struct ks_resource *r, json_t *obj)
+{
+    char gv[256], uid[64], ts[40], key[1024];
+    gv_string(r, gv, sizeof gv);
+    json_object_set_new(obj, "apiVersion", json_string(gv));
+    json_object_set_new(obj, "kind", json_string(r->kind));
+    json_t *meta = ensure_meta(obj);
+    new_uid(st, uid, sizeof uid);
+    ks_now_rfc3339(ts, sizeof ts);
+    json_object_set_new(meta, "uid", json_string(uid));
+    json_object_set_new(meta, "creationTimestamp", json_string(ts));
+    if (r->generation)
+        json_object_set_new(meta, "generation", json_integer(1));
+    ks_update_managed(NULL, obj, "kube-controller-manager", "", true, gv);
+    ks_default_object(st, r, obj);
+    ks_object_key(key, sizeof key, r, meta_str(obj, "namespace"), meta_str(obj, "name"));
+    ks_store_put(st, r, key, obj, "ADDED");
+}
+
+void ks_update_internal(struct ks_state *st, const struct ks_resource *r, const char *key,
+                        json_t *obj)
+{
+    char gv[256];
+    json_t *live = json_object_get(st->objects, key);
+    if (!live) {
+        json_decref(obj);
+        return;
+    }
+    json_incref(live);
+    gv_string(r, gv, sizeof gv);
+    if (r->generation && spec_changed(live, obj)) {
+        json_int_t g = json_integer_value(
+                json_object_get(json_object_get(live, "metadata"), "generation"));
+        json_object_set_new(ensure_meta(obj), "generation", json_integer(g + 1));
+    }
+    ks_update_managed(live, obj, "kube-controller-manager", "", true, gv);
+    json_decref(live);
+    ks_store_put(st, r, key, obj, "MODIFIED");
+}
+
+void ks_delete_internal(struct ks_state *st, const struct ks_resource *r, const char *key)
+{
+    json_t *last = NULL;
+    delete_object(st, r, key, "Background", &last);
+    json_decref(last);
+}
+
 static void do_get(struct ks_state *st, const struct ks_resource *r, const char *key,
                    const char *name, const char *sub, const struct ks_request *rq,
                    struct ks_reply *out)

@@ -120,6 +120,10 @@ static json_t *columns(const struct ks_resource *r)
         json_array_append_new(c, col("Data", "integer", 0));
     } else if (core && strcmp(k, "PersistentVolumeClaim") == 0) {
         json_array_append_new(c, col("Status", "string", 0));
+    } else if (core && strcmp(k, "Pod") == 0) {
+        json_array_append_new(c, col("Ready", "string", 0));
+        json_array_append_new(c, col("Status", "string", 0));
+        json_array_append_new(c, col("Restarts", "string", 0));
     }
     json_array_append_new(c, col("Age", "string", 0));
     return c;
@@ -181,6 +185,29 @@ static json_t *cells(const struct ks_resource *r, const json_t *o)
         json_array_append_new(c, json_string(json_string_value(json_object_get(
                                                      json_object_get(o, "status"), "phase"))
                                                      ?: ""));
+    } else if (core && strcmp(k, "Pod") == 0) {
+        json_t *status = json_object_get(o, "status");
+        size_t total = json_array_size(json_object_get(json_object_get(o, "spec"), "containers"));
+        size_t ready = 0;
+        json_int_t restarts = 0;
+        const char *reason = json_string_value(json_object_get(status, "phase")) ?: "Pending";
+        size_t i;
+        json_t *cs;
+        json_array_foreach(json_object_get(status, "containerStatuses"), i, cs)
+        {
+            if (json_is_true(json_object_get(cs, "ready")))
+                ready++;
+            restarts += json_integer_value(json_object_get(cs, "restartCount"));
+            const char *w = json_string_value(json_object_get(
+                    json_object_get(json_object_get(cs, "state"), "waiting"), "reason"));
+            if (w)
+                reason = w;
+        }
+        snprintf(buf, sizeof buf, "%zu/%zu", ready, total);
+        json_array_append_new(c, json_string(buf));
+        json_array_append_new(c, json_string(reason));
+        snprintf(buf, sizeof buf, "%lld", (long long)restarts);
+        json_array_append_new(c, json_string(buf));
     } else if (core && strcmp(k, "ConfigMap") == 0) {
         json_array_append_new(
                 c, json_integer((json_int_t)(json_object_size(json_object_get(o, "data")) +

@@ -101,7 +101,7 @@ def workload(kind, name, image, group="apps/v1", **spec):
 
 def run(tmp):
     _, port = start(tmp, ["--token", "tok-a", "--ready-delay", "200ms", "--fail-image", "bad",
-                          "--fail-after", "500ms", "--nodes", "3", "--seed", "7",
+                          "--fail-after", "500ms", "--nodes", "3", "--seed", "7", "--pods",
                           "--fault", "verb=get,path=/api/v1/namespaces/default/configmaps/flaky,every=2,code=503"])
     c = Client(port, "tok-a")
 
@@ -289,6 +289,22 @@ def run(tmp):
     check(code == 201 and body["status"]["loadBalancer"]["ingress"][0]["ip"] and body["spec"]["clusterIP"].startswith("10.96."),
           "LoadBalancer Service gets a clusterIP and an ingress address", body)
 
+    # --pods: ReplicaSets and Pods behind the Deployment, old ReplicaSet scaled down.
+    def owned(kind_path, uid):
+        return [o for o in get(kind_path)["items"]
+                if any(r["uid"] == uid for r in o["metadata"].get("ownerReferences", []))]
+    dep = get("/apis/apps/v1/namespaces/default/deployments/dep-bad")
+    rss = owned("/apis/apps/v1/namespaces/default/replicasets", dep["metadata"]["uid"])
+    live_rs = [r for r in rss if r["spec"]["replicas"] > 0]
+    check(len(rss) == 2 and len(live_rs) == 1 and "pod-template-hash" in live_rs[0]["spec"]["selector"]["matchLabels"]
+          and live_rs[0]["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2",
+          "--pods: one ReplicaSet per template, the old one scaled to 0", [(r["metadata"]["name"], r["spec"]["replicas"]) for r in rss])
+    pods = wait_for(lambda: (lambda ps: ps if len(ps) == 1 and cond(ps[0], "Ready").get("status") == "True" else None)(
+        owned("/api/v1/namespaces/default/pods", live_rs[0]["metadata"]["uid"])))
+    check(pods and pods[0]["spec"]["containers"][0]["image"] == "reg/good:3"
+          and pods[0]["metadata"]["labels"]["pod-template-hash"] == live_rs[0]["spec"]["selector"]["matchLabels"]["pod-template-hash"],
+          "--pods: the ReplicaSet's Pod runs the new image and is Ready", pods)
+
     # --- status subresource ------------------------------------------------------------------------------------------
     code, body, _ = c.req("PATCH", "/apis/apps/v1/namespaces/default/deployments/dep-bad/status",
                           {"spec": {"replicas": 9}, "status": {"replicas": 5}}, "application/merge-patch+json")
@@ -297,6 +313,11 @@ def run(tmp):
     code, body, _ = c.req("GET", "/apis/apps/v1/namespaces/default/deployments/dep-bad/scale")
     check(code == 200 and body["kind"] == "Scale" and body["spec"]["replicas"] == 1 and body["status"]["selector"] == "app=dep-bad",
           "scale subresource", body)
+
+    c.req("DELETE", "/apis/apps/v1/namespaces/default/deployments/dep-bad")
+    left = [o["metadata"]["name"] for o in get("/api/v1/namespaces/default/pods")["items"] if o["metadata"]["name"].startswith("dep-bad-")]
+    left += [o["metadata"]["name"] for o in get("/apis/apps/v1/namespaces/default/replicasets")["items"] if o["metadata"]["name"].startswith("dep-bad-")]
+    check(left == [], "deleting the Deployment removes its ReplicaSets and Pods", left)
 
     # --- server-side apply list merge --------------------------------------------------------------------------------------
     two = workload("Deployment", "multi", "img:1")
