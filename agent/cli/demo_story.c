@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,8 +32,6 @@ static const char *const env_names[NENVS] = {"dev", "stage", "prod"};
 /* What the story learned along the way, for later checks. */
 struct story {
     char rev_a[41], rev_b[41];
-    char prod_web_replicas_s[16];
-    long long prod_web_replicas;
     char *stage_api_image; /* live before the bad release */
 };
 
@@ -744,7 +741,6 @@ static int step_drift(struct sl_demo *d, struct story *st)
         step_end(d, &s, false, "%s", err.msg);
         goto done;
     }
-    st->prod_web_replicas = want;
     patch = json_pack("{s:{s:I}}", "spec", "replicas", (json_int_t)(want == 5 ? 6 : 5));
     sl_demo_note(d,
                  "by hand (a PATCH as field manager kubectl-edit): Deployment shop-prod/web "
@@ -754,6 +750,10 @@ static int step_drift(struct sl_demo *d, struct story *st)
         sl_kube_patch(d->kube, &ref, SL_KUBE_PATCH_MERGE, patch, false, NULL, NULL, &err) != 0 ||
         deploy_replicas(d, "shop-prod", "web", &now, &err) != 0) {
         step_end(d, &s, false, "cannot make the drift: %s", err.msg);
+        goto done;
+    }
+    if (now != (want == 5 ? 6 : 5)) {
+        step_end(d, &s, false, "the hand edit did not take: shop-prod/web has %lld replicas", now);
         goto done;
     }
     if (verb(d, &r, df, &err) != 0) {
