@@ -80,15 +80,18 @@ static int make_dir(struct sl_demo *d, struct sl_error *err)
     return 0;
 }
 
-static const char *failed_step(const json_t *steps)
+/* The first step that did not have its expected outcome, and what it said. */
+static const char *failed_step(const json_t *steps, const char **message)
 {
     size_t i;
     const json_t *s;
 
     json_array_foreach(steps, i, s)
     {
-        if (!json_is_true(json_object_get(s, "ok")))
+        if (!json_is_true(json_object_get(s, "ok"))) {
+            *message = json_string_value(json_object_get(s, "message"));
             return json_string_value(json_object_get(s, "step"));
+        }
     }
     return NULL;
 }
@@ -192,7 +195,7 @@ int sl_cmd_demo(int argc, char **argv)
         sl_demo_note(&d, "the demo pauses between chapters; --non-interactive runs straight "
                          "through");
     ok = sl_demo_story(&d) == 0;
-    failed = failed_step(d.steps);
+    failed = failed_step(d.steps, &failed_msg);
     if (!ok && failed == NULL)
         failed = "setup";
     if (demo_stop)
