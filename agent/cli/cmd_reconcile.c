@@ -7,10 +7,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "cli.h"
 #include "engine.h"
+#include "file.h"
 #include "session.h"
 #include "strparse.h"
+
+/* One process manages a state directory: a running daemon holds daemon.lock. */
+#if __has_include("daemon.h")
+#include "daemon.h"
+#define SL_RECONCILE_HAVE_DAEMON_LOCK 1
+#endif
 
 const char sl_usage_reconcile[] =
         "Usage: sluice reconcile [ENV] [--once] [--config FILE] [-o text|json] [-q]\n\n"
@@ -96,7 +105,7 @@ int sl_cmd_reconcile(int argc, char **argv)
     bool quiet = false, failed = false, any = false;
     json_t *jout = NULL;
     struct sigaction sa;
-    int c, rc = SL_EXIT_FAIL;
+    int c, lockfd = -1, rc = SL_EXIT_FAIL;
 
     while ((c = getopt_long(argc, argv, "c:o:q", opts, NULL)) != -1) {
         switch (c) {
@@ -134,6 +143,16 @@ int sl_cmd_reconcile(int argc, char **argv)
         rc = sl_cli_usage_error("reconcile", "no environment \"%s\" in the configuration", only);
         goto done;
     }
+#ifdef SL_RECONCILE_HAVE_DAEMON_LOCK
+    if (sl_mkdir_p(s.cfg->state_dir, 0700, &err) != 0 ||
+        sl_daemon_lock(s.cfg->state_dir, &lockfd, &err) != 0) {
+        if (err.code == SL_ECONFLICT)
+            sl_error_wrap(&err, "a sluice daemon manages this state directory (ask it with its "
+                                "control socket instead)");
+        sl_cli_fail(&err);
+        goto done;
+    }
+#endif
     if (fmt == SL_OUT_JSON)
         jout = json_array();
     for (size_t i = 0; i < s.cfg->nenvs && !stop_flag; i++) {
@@ -191,6 +210,8 @@ int sl_cmd_reconcile(int argc, char **argv)
         failed = true;
     rc = failed ? SL_EXIT_FAIL : SL_EXIT_OK;
 done:
+    if (lockfd >= 0)
+        close(lockfd);
     json_decref(jout);
     sl_rc_session_close(&s);
     return rc;
