@@ -119,6 +119,7 @@ struct daemon {
     struct notice_item *queue;
     size_t qhead, qlen;
     bool nquit;
+    int64_t nquit_deadline; /* at exit, notices still queued after this are dropped */
     atomic_uint notes_sent, notes_failed;
     unsigned folded_sent, folded_failed;
     atomic_bool stopping;
@@ -593,6 +594,16 @@ static void *notifier_main(void *arg)
         it = d->queue[d->qhead];
         d->qhead = (d->qhead + 1) % NOTICE_QUEUE_MAX;
         d->qlen--;
+        if (d->nquit && mono_ms() > d->nquit_deadline) {
+            /* An unreachable endpoint must not hold up the exit for long. */
+            pthread_mutex_unlock(&d->mu);
+            atomic_fetch_add(&d->notes_failed, 1);
+            sl_log_warn("notification dropped at exit", "env", it.env, "event",
+                        sl_notify_event_name(it.ev));
+            sl_notifier_free(it.notifier);
+            sl_secure_wipe(&it, sizeof(it));
+            continue;
+        }
         pthread_mutex_unlock(&d->mu);
 
         struct sl_error err = SL_ERROR_INIT;
@@ -1169,6 +1180,7 @@ static void stop_threads(struct daemon *d)
     if (d->notifier_started) {
         pthread_mutex_lock(&d->mu);
         d->nquit = true;
+        d->nquit_deadline = mono_ms() + 5000;
         pthread_cond_signal(&d->ncv);
         pthread_mutex_unlock(&d->mu);
         pthread_join(d->notifier, NULL);
