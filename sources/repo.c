@@ -876,6 +876,76 @@ done:
     return rc;
 }
 
+/*
+ * Make the cache's refs equal to adv (both lists sorted by name), once every
+ * advertised object is present: write what is new or moved, remove what is
+ * gone, then pack the refs.
+ */
+static int update_refs(struct ssrc_repo *cache, const struct adv *adv, size_t nadv,
+                       const struct adv *local, size_t nlocal, struct ssrc_error *err)
+{
+    git_refdb *refdb = NULL;
+    git_odb *odb = NULL;
+    size_t li = 0;
+    int rc = -1, grc;
+
+    if ((grc = git_repository_odb(&odb, cache->git)) < 0) {
+        ssrc_error_git(err, grc, "opening the object database");
+        goto done;
+    }
+    /* Every advertised object must be here before any ref moves. */
+    for (size_t i = 0; i < nadv; i++) {
+        if (!git_odb_exists(odb, &adv[i].oid)) {
+            char hex[SSRC_OID_HEX];
+            git_oid_tostr(hex, sizeof(hex), &adv[i].oid);
+            ssrc_error_set(err, SSRC_EPARSE, "fetch incomplete: %s (%s) was not received",
+                           adv[i].name, hex);
+            goto done;
+        }
+    }
+    /* Both lists are sorted: write what is new or moved, remove what is gone. */
+    for (size_t i = 0; i < nadv; i++) {
+        git_reference *ref = NULL;
+        int cmp = 1;
+        while (li < nlocal && (cmp = strcmp(local[li].name, adv[i].name)) < 0) {
+            if ((grc = git_reference_remove(cache->git, local[li].name)) < 0) {
+                ssrc_error_git(err, grc, "removing %s", local[li].name);
+                goto done;
+            }
+            li++;
+        }
+        if (cmp == 0 && git_oid_equal(&local[li].oid, &adv[i].oid)) {
+            li++;
+            continue;
+        }
+        if (cmp == 0)
+            li++;
+        grc = git_reference_create(&ref, cache->git, adv[i].name, &adv[i].oid, 1, "sluice fetch");
+        git_reference_free(ref);
+        if (grc < 0) {
+            ssrc_error_git(err, grc, "updating %s", adv[i].name);
+            goto done;
+        }
+    }
+    for (; li < nlocal; li++) {
+        if ((grc = git_reference_remove(cache->git, local[li].name)) < 0) {
+            ssrc_error_git(err, grc, "removing %s", local[li].name);
+            goto done;
+        }
+    }
+    /* Thousands of loose ref files make every later listing slow: pack them. */
+    if ((grc = git_repository_refdb(&refdb, cache->git)) < 0 ||
+        (grc = git_refdb_compress(refdb)) < 0) {
+        ssrc_error_git(err, grc, "packing refs");
+        goto done;
+    }
+    rc = 0;
+done:
+    git_refdb_free(refdb);
+    git_odb_free(odb);
+    return rc;
+}
+
 /* One connect + ls (+ download + ref update when changed). */
 static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_strarray *headers,
                      struct ssrc_poll_result *res, struct ssrc_error *err)
@@ -891,11 +961,9 @@ static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_stra
     git_remote_create_options co;
     const git_remote_head **heads = NULL;
     struct adv *local = NULL, *adv = NULL;
-    size_t nheads = 0, nadv = 0, nlocal = 0, advcap = 0, li = 0;
+    size_t nheads = 0, nadv = 0, nlocal = 0, advcap = 0;
     const char *lpath = local_path(c->o->url);
     git_repository *src = NULL;
-    git_refdb *refdb = NULL;
-    git_odb *odb = NULL;
     int rc = -1, grc;
 
     if (list_direct(cache->git, &local, &nlocal, err) != 0)
@@ -917,9 +985,11 @@ static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_stra
             ssrc_error_set(err, c->cb_err.code, "%s", c->cb_err.msg);
             goto done;
         }
-        if (local_fetch(cache, src, adv, nadv, local, nlocal, &res->received_bytes, err) != 0)
+        if (local_fetch(cache, src, adv, nadv, local, nlocal, &res->received_bytes, err) != 0 ||
+            update_refs(cache, adv, nadv, local, nlocal, err) != 0)
             goto done;
-        goto update;
+        rc = 0;
+        goto done;
     }
     git_remote_init_callbacks(&cbs, GIT_REMOTE_CALLBACKS_VERSION);
     git_proxy_options_init(&proxy, GIT_PROXY_OPTIONS_VERSION);
@@ -992,62 +1062,11 @@ static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_stra
         goto done;
     }
     res->received_bytes = git_remote_stats(remote)->received_bytes;
-update:
-    if ((grc = git_repository_odb(&odb, cache->git)) < 0) {
-        ssrc_error_git(err, grc, "opening the object database");
+    if (update_refs(cache, adv, nadv, local, nlocal, err) != 0)
         goto done;
-    }
-    /* Every advertised object must be here before any ref moves. */
-    for (size_t i = 0; i < nadv; i++) {
-        if (!git_odb_exists(odb, &adv[i].oid)) {
-            char hex[SSRC_OID_HEX];
-            git_oid_tostr(hex, sizeof(hex), &adv[i].oid);
-            ssrc_error_set(err, SSRC_EPARSE, "fetch incomplete: %s (%s) was not received",
-                           adv[i].name, hex);
-            goto done;
-        }
-    }
-    /* Both lists are sorted: write what is new or moved, remove what is gone. */
-    for (size_t i = 0; i < nadv; i++) {
-        git_reference *ref = NULL;
-        int cmp = 1;
-        while (li < nlocal && (cmp = strcmp(local[li].name, adv[i].name)) < 0) {
-            if ((grc = git_reference_remove(cache->git, local[li].name)) < 0) {
-                ssrc_error_git(err, grc, "removing %s", local[li].name);
-                goto done;
-            }
-            li++;
-        }
-        if (cmp == 0 && git_oid_equal(&local[li].oid, &adv[i].oid)) {
-            li++;
-            continue;
-        }
-        if (cmp == 0)
-            li++;
-        grc = git_reference_create(&ref, cache->git, adv[i].name, &adv[i].oid, 1, "sluice fetch");
-        git_reference_free(ref);
-        if (grc < 0) {
-            ssrc_error_git(err, grc, "updating %s", adv[i].name);
-            goto done;
-        }
-    }
-    for (; li < nlocal; li++) {
-        if ((grc = git_reference_remove(cache->git, local[li].name)) < 0) {
-            ssrc_error_git(err, grc, "removing %s", local[li].name);
-            goto done;
-        }
-    }
-    /* Thousands of loose ref files make every later listing slow: pack them. */
-    if ((grc = git_repository_refdb(&refdb, cache->git)) < 0 ||
-        (grc = git_refdb_compress(refdb)) < 0) {
-        ssrc_error_git(err, grc, "packing refs");
-        goto done;
-    }
     rc = 0;
 done:
-    git_refdb_free(refdb);
     git_repository_free(src);
-    git_odb_free(odb);
     adv_free(local, nlocal);
     adv_free(adv, nadv);
     if (remote != NULL) {
@@ -1234,18 +1253,19 @@ int ssrc_poll(struct ssrc_repo *cache, const struct ssrc_remote_opts *o,
         if (left <= delay)
             break;
         /* Sleep in slices so that a cancel request is seen promptly. */
-        for (int64_t until = now_ms() + delay; now_ms() < until;) {
+        for (int64_t until = now_ms() + delay; now_ms() < until && last.code != SSRC_ECANCELED;) {
             int64_t slice = until - now_ms() > 250 ? 250 : until - now_ms();
             struct timespec ts = {(time_t)(slice / 1000), (long)(slice % 1000) * 1000000L};
             if (o->cancel != NULL && o->cancel(o->cancel_arg)) {
                 ssrc_error_clear(&last);
                 ssrc_error_set(&last, SSRC_ECANCELED, "cancelled");
-                goto fail;
+            } else {
+                nanosleep(&ts, NULL);
             }
-            nanosleep(&ts, NULL);
         }
+        if (last.code == SSRC_ECANCELED)
+            break;
     }
-fail:
     ssrc_error_set(err, last.code, "%s", last.msg);
     if (res->attempts > 1)
         ssrc_error_wrap(err, "%s (after %u attempts)", o->url, res->attempts);
