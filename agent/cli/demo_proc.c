@@ -28,7 +28,7 @@ extern char **environ;
 
 #define RUN_OUT_MAX ((size_t)16 << 20)
 #define RUN_ERR_MAX ((size_t)4 << 20)
-/* No verb of the story takes this long; a hung child is killed, not waited for forever. */
+/* No verb of the story takes this long; a hung child is stopped, not waited for forever. */
 #define RUN_TIMEOUT_MS (10 * 60 * 1000)
 
 static int64_t now_ms(void)
@@ -170,9 +170,14 @@ int sl_demo_spawn(struct sl_demo *d, char *const argv[], struct sl_demo_run *r,
         if (!err_open)
             pf[1].fd = -1;
         if (!signalled && ((d->stop != NULL && *d->stop) || now_ms() > deadline)) {
-            /* Ctrl-C reaches the child through the terminal anyway; SIGTERM covers `kill`. */
-            kill(pid, now_ms() > deadline ? SIGKILL : SIGTERM);
+            /* Ctrl-C reaches the child through the terminal anyway; SIGTERM covers `kill`.
+             * A child that does not stop within 10 s of it is killed. */
+            kill(pid, SIGTERM);
             signalled = true;
+            deadline = now_ms() + 10000;
+        } else if (signalled && now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            deadline = INT64_MAX;
         }
         if (poll(pf, 2, 200) < 0) {
             if (errno == EINTR)
