@@ -133,6 +133,38 @@ static long find_item(const json_t *arr, const json_t *item, const char *const *
     return found;
 }
 
+/* metadata.finalizers is a set (listType=set) for every kind: items are owned one by one. */
+static bool is_set_list(const char *field, const json_t *arr)
+{
+    if (!field || strcmp(field, "finalizers") != 0 || !json_is_array(arr))
+        return false;
+    size_t i;
+    json_t *it;
+    json_array_foreach(arr, i, it)
+    {
+        if (!json_is_string(it))
+            return false;
+    }
+    return true;
+}
+
+static void merge_set(json_t *dst, const json_t *src)
+{
+    size_t i, j;
+    json_t *it, *have;
+    json_array_foreach(src, i, it)
+    {
+        bool found = false;
+        json_array_foreach(dst, j, have)
+        {
+            if (json_equal(have, it))
+                found = true;
+        }
+        if (!found)
+            json_array_append(dst, it);
+    }
+}
+
 static json_t *fs_value(const json_t *v, const char *field, bool builtin)
 {
     json_t *fs = json_object();
@@ -146,6 +178,21 @@ static json_t *fs_value(const json_t *v, const char *field, bool builtin)
             char name[512];
             snprintf(name, sizeof name, "f:%s", k);
             json_object_set_new(fs, name, fs_value(c, k, builtin));
+        }
+    } else if (is_set_list(field, v)) {
+        size_t i;
+        json_t *it;
+        json_array_foreach(v, i, it)
+        {
+            char *vs = json_dumps(it, JSON_ENCODE_ANY | JSON_COMPACT);
+            size_t n = vs ? strlen(vs) + 3 : 0;
+            char *name = n ? malloc(n) : NULL;
+            if (name) {
+                snprintf(name, n, "v:%s", vs);
+                json_object_set_new(fs, name, json_object());
+            }
+            free(name);
+            free(vs);
         }
     } else if (json_is_array(v)) {
         const char *const *keys = ks_list_keys(field, v, builtin);
@@ -477,6 +524,8 @@ static void apply_merge(json_t *dst, const json_t *src, bool builtin)
         const char *const *keys = NULL;
         if (json_is_object(v) && json_is_object(d))
             apply_merge(d, v, builtin);
+        else if (is_set_list(k, v) && json_is_array(d))
+            merge_set(d, v);
         else if (json_is_array(v) && json_is_array(d) &&
                  (keys = ks_list_keys(k, v, builtin)) != NULL)
             merge_list(d, v, keys, builtin);
@@ -832,6 +881,8 @@ int ks_strategic_patch(json_t *target, const json_t *patch, bool builtin, char *
             } else if (ks_strategic_patch(d, v, builtin, err, errlen) != 0) {
                 return -1;
             }
+        } else if (is_set_list(k, v) && json_is_array(d)) {
+            merge_set(d, v); /* patchStrategy merge on a list of scalars: union */
         } else if (json_is_array(v) && json_is_array(d) &&
                    (keys = ks_list_keys(k, d, builtin)) != NULL) {
             size_t i;

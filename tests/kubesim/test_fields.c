@@ -150,6 +150,33 @@ static void test_apply_removes_dropped_fields(void **state)
     json_decref(d);
 }
 
+static void test_finalizers_are_a_set(void **state)
+{
+    (void)state;
+    json_t *a = J("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\","
+                  "\"finalizers\":[\"a.io/x\"]}}");
+    json_t *b = J("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\","
+                  "\"finalizers\":[\"b.io/y\"]}}");
+    json_t *none = J("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+                     "\"c\"}}");
+    json_t *l1 = NULL, *l2 = NULL, *l3 = NULL, *confl = NULL;
+    assert_int_equal(ks_apply(NULL, a, "ma", false, false, "v1", &l1, &confl), 0);
+    assert_int_equal(ks_apply(l1, b, "mb", false, false, "v1", &l2, &confl), 0);
+    assert_int_equal(json_array_size(at(l2, "metadata.finalizers")), 2);
+    assert_non_null(at(entry(l2, "mb"), "fieldsV1.f:metadata.f:finalizers"));
+    assert_non_null(json_object_get(at(entry(l2, "mb"), "fieldsV1.f:metadata.f:finalizers"),
+                                    "v:\"b.io/y\""));
+    assert_int_equal(ks_apply(l2, none, "ma", false, false, "v1", &l3, &confl), 0);
+    assert_int_equal(json_array_size(at(l3, "metadata.finalizers")), 1);
+    assert_string_equal(json_string_value(at(l3, "metadata.finalizers.0")), "b.io/y");
+    json_decref(l1);
+    json_decref(l2);
+    json_decref(l3);
+    json_decref(a);
+    json_decref(b);
+    json_decref(none);
+}
+
 static void test_update_transfers_ownership(void **state)
 {
     (void)state;
@@ -288,6 +315,7 @@ int main(void)
             cmocka_unit_test(test_apply_create_and_noop),
             cmocka_unit_test(test_apply_conflict_and_force),
             cmocka_unit_test(test_apply_removes_dropped_fields),
+            cmocka_unit_test(test_finalizers_are_a_set),
             cmocka_unit_test(test_update_transfers_ownership),
             cmocka_unit_test(test_merge_patch),
             cmocka_unit_test(test_strategic_patch),
