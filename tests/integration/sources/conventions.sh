@@ -51,7 +51,7 @@ YAML
 
 run_sources
 expect_rc 0 "first resolution"
-expect "$(jq -r .source.changed "$T/out.json")" true "first poll fetches"
+expect "$(jget source.changed)" true "first poll fetches"
 expect "$(envf dev commit)" "$C4" "dev follows main"
 expect "$(envf dev ref)" "main" "dev ref"
 expect "$(envf stage ref)" "v1.10.0-rc.10" "rc.10 beats rc.9"
@@ -72,7 +72,7 @@ grep -q "^prod  *release v\* gated by rc  *v1.10.0  *${C3:0:12}  *not required  
 ok "text output, one line per environment"
 
 run_sources
-expect "$(jq -r .source.changed "$T/out.json")" false "idle poll does not fetch"
+expect "$(jget source.changed)" false "idle poll does not fetch"
 ok "idle poll"
 
 # A moved release tag is refused: prod keeps its revision, until accepted.

@@ -32,7 +32,7 @@ START=$(date +%s%N)
 run_sources
 END=$(date +%s%N)
 expect_rc 1 "unreachable server"
-expect_match "$(jq -r .source.error "$T/out.json")" "after 3 attempts" "retried"
+expect_match "$(jget source.error)" "after 3 attempts" "retried"
 [ $(((END - START) / 1000000)) -ge 1400 ] || fail "retries did not back off ($(((END - START) / 1000000)) ms)"
 expect "$(envf dev commit)" "$GOOD" "the last good cache is still used"
 expect "$(envf dev ok)" true "environment still resolved from the cache"
@@ -58,7 +58,7 @@ START=$(date +%s%N)
 run_sources
 END=$(date +%s%N)
 expect_rc 1 "hanging server"
-expect_match "$(jq -r .source.error "$T/out.json")" "timed out after 2000 ms" "timeout message"
+expect_match "$(jget source.error)" "timed out after 2000 ms" "timeout message"
 MS=$(((END - START) / 1000000))
 [ "$MS" -lt 6000 ] || fail "timeout took $MS ms"
 ok "a server that never answers times out ($MS ms for a 2s timeout)"
@@ -75,7 +75,7 @@ printf 'garbagegarbagegarbage' | dd of="$PACK" bs=1 seek=$((SIZE / 2)) conv=notr
 write_cfg "file://$O" 30s
 run_sources
 expect_rc 1 "corrupted pack"
-[ "$(jq -r .source.error "$T/out.json")" != null ] || fail "no fetch error reported"
+[ "$(jget source.error)" != null ] || fail "no fetch error reported"
 expect "$(envf dev commit)" "$GOOD" "refs did not move"
 git --git-dir="$T/state/git" fsck --no-progress >/dev/null 2>&1 || fail "cache damaged by a failed fetch"
 ok "corrupted pack: fetch fails, cache intact"

@@ -41,7 +41,7 @@ expect_rc 0 "anonymous http fetch"
 expect "$(envf prod ref)" "v1.0.0" "prod over http"
 : >"$LOG"
 run_sources
-expect "$(jq -r .source.changed "$T/out.json")" false "idle poll"
+expect "$(jget source.changed)" false "idle poll"
 expect "$(wc -l <"$LOG")" 1 "an idle poll is one request"
 grep -q "^GET /repo.git/info/refs?service=git-upload-pack 200" "$LOG" || fail "idle poll request: $(cat "$LOG")"
 ok "anonymous smart HTTP; idle poll is one round trip"
@@ -50,7 +50,7 @@ echo b >"$W/b" && git -C "$W" add b && git -C "$W" commit -qm two
 git -C "$W" push -q "$T/srv/repo.git" main
 : >"$LOG"
 run_sources
-expect "$(jq -r .source.changed "$T/out.json")" true "new commit fetched"
+expect "$(jget source.changed)" true "new commit fetched"
 expect "$(envf dev commit)" "$(rev "$W" HEAD)" "dev at the new commit"
 expect "$(grep -c '^POST' "$LOG")" 1 "one upload-pack POST for the fetch"
 ok "incremental fetch over HTTP"
@@ -69,15 +69,15 @@ printf 'wrong\n' >"$T/password"
 rm -rf "$T/state-basic"
 run_sources
 expect_rc 1 "wrong password"
-expect_match "$(jq -r .source.error "$T/out.json")" "authentication failed" "wrong password message"
+expect_match "$(jget source.error)" "authentication failed" "wrong password message"
 grep -q "wrong" "$T/out.json" "$T/err.txt" && fail "the password leaked into the output"
-expect "$(jq -r '.source.error' "$T/out.json" | grep -c attempts || true)" 0 "auth failures are not retried"
+expect "$(jget source.error | grep -c attempts || true)" 0 "auth failures are not retried"
 ok "wrong password refused, not retried, not printed"
 
 write_cfg "http://127.0.0.1:$PORT/repo.git"
 run_sources
 expect_rc 1 "no credentials"
-expect_match "$(jq -r .source.error "$T/out.json")" "asks for credentials and none are configured" "missing credentials message"
+expect_match "$(jget source.error)" "asks for credentials and none are configured" "missing credentials message"
 ok "missing credentials"
 
 chmod 644 "$T/password"
@@ -99,7 +99,7 @@ printf 'tok-bad\n' >"$T/token"
 rm -rf "$T/state-token"
 run_sources
 expect_rc 1 "wrong token"
-expect_match "$(jq -r .source.error "$T/out.json")" "authentication failed" "wrong token message"
+expect_match "$(jget source.error)" "authentication failed" "wrong token message"
 grep -q "tok-bad" "$T/out.json" "$T/err.txt" && fail "the token leaked"
 ok "bearer token"
 echo "1..$NTEST"

@@ -23,8 +23,10 @@ python3 "$HERE/git_http_server.py" --root "$T/srv" --port "$PORT" --log "$T/http
     --ready "$T/ready" --tls-cert "$T/srv.pem" --tls-key "$T/srv.key" &
 PIDS+=($!)
 for _ in $(seq 100); do [ -f "$T/ready" ] && break; sleep 0.05; done
-curl -s --cacert "$T/ca.pem" "https://localhost:$PORT/repo.git/info/refs?service=git-upload-pack" \
-    -o /dev/null || fail "the TLS server is not up"
+python3 -c 'import ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+urllib.request.urlopen(sys.argv[2], context=ctx).read()' "$T/ca.pem" \
+    "https://localhost:$PORT/repo.git/info/refs?service=git-upload-pack" || fail "the TLS server is not up"
 
 write_cfg() {
     {
@@ -37,7 +39,7 @@ write_cfg() {
 write_cfg
 run_sources
 expect_rc 1 "untrusted certificate"
-expect_match "$(jq -r .source.error "$T/out.json")" "not trusted" "untrusted certificate message"
+expect_match "$(jget source.error)" "not trusted" "untrusted certificate message"
 ok "an untrusted certificate is refused"
 
 write_cfg "caFile: $T/ca.pem"

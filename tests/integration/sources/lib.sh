@@ -42,9 +42,30 @@ run_sources() {
     RC=$?
     set -e
 }
-# envf ENV FIELD
+# jget PATH: a value from $T/out.json as `jq -r` would print it ("null" for
+# null), with PATH like "source.error" or "environments.name=prod.notices.0".
+jget() {
+    python3 - "$T/out.json" "$1" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+for part in sys.argv[2].split("."):
+    if v is None:
+        break
+    if "=" in part:
+        k, want = part.split("=", 1)
+        v = next((x for x in v if x.get(k) == want), None)
+    elif isinstance(v, list):
+        i = int(part)
+        v = v[i] if i < len(v) else None
+    else:
+        v = v.get(part)
+print("null" if v is None else json.dumps(v) if isinstance(v, (dict, list)) else
+      ("true" if v is True else "false" if v is False else v))
+PY
+}
+# envf ENV FIELD (FIELD may be "notices[0]")
 envf() {
-    jq -r --arg e "$1" ".environments[] | select(.name == \$e) | .$2" "$T/out.json"
+    jget "environments.name=$1.$(echo "$2" | sed 's/\[\([0-9]*\)\]/.\1/g')"
 }
 expect() { # expect ACTUAL EXPECTED WHAT
     [ "$1" == "$2" ] || fail "$3: expected '$2', got '$1'"

@@ -74,10 +74,10 @@ expect_rc 0 "ssh fetch"
 expect "$(envf dev commit)" "$(rev "$W" HEAD)" "dev over ssh"
 expect "$(envf prod ref)" "v1.0.0" "prod over ssh"
 run_sources
-expect "$(jq -r .source.changed "$T/out.json")" false "idle poll over ssh"
+expect "$(jget source.changed)" false "idle poll over ssh"
 echo b >"$W/b" && git -C "$W" add b && git -C "$W" commit -qm two && git -C "$W" push -q "$T/repo.git" main
 run_sources
-expect "$(jq -r .source.changed "$T/out.json")" true "incremental fetch over ssh"
+expect "$(jget source.changed)" true "incremental fetch over ssh"
 expect "$(envf dev commit)" "$(rev "$W" HEAD)" "dev at the new commit over ssh"
 ok "ssh fetch with key and known_hosts; idle and incremental polls"
 
@@ -95,19 +95,19 @@ rm -rf "$T/state"
 write_cfg "$T/client" "$T/known_hosts.changed"
 run_sources
 expect_rc 1 "changed host key"
-expect_match "$(jq -r .source.error "$T/out.json")" "does not match known_hosts" "changed host key message"
+expect_match "$(jget source.error)" "does not match known_hosts" "changed host key message"
 ok "changed host key refused"
 
 write_cfg "$T/client" "$T/known_hosts.other"
 run_sources
 expect_rc 1 "unknown host"
-expect_match "$(jq -r .source.error "$T/out.json")" "127.0.0.1\]:$PORT is not in known_hosts" "unknown host message"
+expect_match "$(jget source.error)" "127.0.0.1\]:$PORT is not in known_hosts" "unknown host message"
 ok "unknown host refused"
 
 write_cfg "$T/stranger" "$T/known_hosts"
 run_sources
 expect_rc 1 "unauthorized key"
-expect_match "$(jq -r .source.error "$T/out.json")" "uthentication" "unauthorized key message"
+expect_match "$(jget source.error)" "uthentication" "unauthorized key message"
 ok "a key the server does not know is refused"
 
 sed -i '/knownHostsFile/d' "$T/cfg.yaml"
