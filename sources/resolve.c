@@ -82,6 +82,12 @@ int ssrc_state_parse(const char *data, size_t len, struct ssrc_state *out, struc
             if (fl[2] == 40)
                 memcpy(e->commit, f[2], 40);
             e->annotated = fl[2] == 40 && memcmp(f[1], f[2], 40) != 0;
+        } else if (nf >= 2 && fl[0] == 3 && memcmp(f[0], "url", 3) == 0 && out->url == NULL) {
+            size_t ul = (size_t)(le - f[1]);
+            if (ul == 0 || ul > 4096 || memchr(f[1], '\0', ul) != NULL)
+                goto bad;
+            if ((out->url = strndup(f[1], ul)) == NULL)
+                goto oom;
         } else if (nf == 5 && fl[0] == 3 && memcmp(f[0], "env", 3) == 0) {
             struct ssrc_envstate *e;
             if (!is_hex40(f[2], fl[2]) || (fl[3] != 1 && !is_hex40(f[3], fl[3])) || fl[4] == 0 ||
@@ -169,6 +175,8 @@ int ssrc_state_format(const struct ssrc_state *st, char **out, size_t *len, stru
     *len = 0;
     if (sb_printf(&b, "%s\n", STATE_HEADER) != 0)
         goto fail;
+    if (st->url != NULL && strchr(st->url, '\n') == NULL && sb_printf(&b, "url %s\n", st->url) != 0)
+        goto fail;
     for (size_t i = 0; i < st->refs.n; i++) {
         const struct ssrc_ref *r = &st->refs.v[i];
         if (sb_printf(&b, "ref %s %s %s\n", r->oid, r->commit[0] ? r->commit : "-", r->name) != 0)
@@ -192,6 +200,8 @@ void ssrc_state_release(struct ssrc_state *st)
 {
     if (st == NULL)
         return;
+    free(st->url);
+    st->url = NULL;
     ssrc_refs_release(&st->refs);
     for (size_t i = 0; i < st->nenvs; i++)
         free(st->envs[i].env);
@@ -495,11 +505,14 @@ void ssrc_resolution_release(struct ssrc_resolution *r)
 
 int ssrc_state_next(const struct ssrc_state *prev, const struct ssrc_refs *now,
                     const char *const *envs, const struct ssrc_resolution *const *res, size_t n,
-                    bool accept_moved, struct ssrc_state *out, struct ssrc_error *err)
+                    bool accept_moved, const char *url, struct ssrc_state *out,
+                    struct ssrc_error *err)
 {
     size_t ne = 0;
 
     memset(out, 0, sizeof(*out));
+    if (url != NULL && (out->url = strdup(url)) == NULL)
+        goto oom;
     out->refs.v = calloc(now->n + 1, sizeof(out->refs.v[0]));
     out->envs = calloc((prev != NULL ? prev->nenvs : 0) + n + 1, sizeof(out->envs[0]));
     if (out->refs.v == NULL || out->envs == NULL)

@@ -54,6 +54,7 @@ struct ssrc_envstate {
 
 /* What was last seen: refs (name, direct oid, commit) and environments. */
 struct ssrc_state {
+    char *url; /* the source these refs came from (NULL when unknown) */
     struct ssrc_refs refs;
     struct ssrc_envstate *envs;
     size_t nenvs;
@@ -61,7 +62,10 @@ struct ssrc_state {
 
 #define SSRC_STATE_MAX ((size_t)64 << 20)
 
-/* Text form: a header line, then "ref OID COMMIT NAME" and "env NAME COMMIT TAG|- REF". */
+/*
+ * Text form: a header line, then "url URL", "ref OID COMMIT NAME" and
+ * "env NAME COMMIT TAG|- REF" lines.
+ */
 int ssrc_state_parse(const char *data, size_t len, struct ssrc_state *out, struct ssrc_error *err);
 int ssrc_state_format(const struct ssrc_state *st, char **out, size_t *len, struct ssrc_error *err);
 void ssrc_state_release(struct ssrc_state *st);
@@ -94,6 +98,7 @@ void ssrc_resolution_release(struct ssrc_resolution *r);
  */
 int ssrc_state_next(const struct ssrc_state *prev, const struct ssrc_refs *now,
                     const char *const *envs, const struct ssrc_resolution *const *res, size_t n,
-                    bool accept_moved, struct ssrc_state *out, struct ssrc_error *err);
+                    bool accept_moved, const char *url, struct ssrc_state *out,
+                    struct ssrc_error *err);
 
 #endif

@@ -149,6 +149,13 @@ static int load_state(struct sl_source *s, struct sl_error *err)
         goto done;
     }
     s->have_seen = true;
+    if (s->seen.url == NULL || strcmp(s->seen.url, s->cfg->source.url) != 0) {
+        /* Another repository: its refs say nothing about this one's history. */
+        sl_log_notice("source URL changed: history of refs and revisions starts over", "url",
+                      s->cfg->source.url, NULL);
+        ssrc_state_release(&s->seen);
+        s->have_seen = false;
+    }
     rc = 0;
 done:
     sl_buf_release(&b);
@@ -464,7 +471,7 @@ int sl_source_save_state(struct sl_source *s, bool accept_moved, struct sl_error
     }
     if (ssrc_refs_list(s->cache, &now, &se) != 0 ||
         ssrc_state_next(s->have_seen ? &s->seen : NULL, &now, envs, res, s->ndone, accept_moved,
-                        &next, &se) != 0 ||
+                        s->cfg->source.url, &next, &se) != 0 ||
         ssrc_state_format(&next, &text, &len, &se) != 0) {
         conv(err, &se);
         goto done;

@@ -197,12 +197,12 @@ static void test_history(void **state)
     assert_non_null(strstr(r.notices, "tag v1.1.0 moved from bbbbbbb to ccccccc: refused"));
     /* The next state keeps the old position of the refused tag... */
     refs_make(&now, moved);
-    assert_int_equal(ssrc_state_next(&seen, &now, envs, res, 1, false, &next, &e), 0);
+    assert_int_equal(ssrc_state_next(&seen, &now, envs, res, 1, false, "u", &next, &e), 0);
     assert_string_equal(ssrc_refs_find(&next.refs, "refs/tags/v1.1.0")->commit, H('b'));
     assert_string_equal(ssrc_refs_find(&next.refs, "refs/tags/v1.1.0-rc.1")->commit, H('c'));
     ssrc_state_release(&next);
     /* ...unless accepted. */
-    assert_int_equal(ssrc_state_next(&seen, &now, envs, res, 1, true, &next, &e), 0);
+    assert_int_equal(ssrc_state_next(&seen, &now, envs, res, 1, true, NULL, &next, &e), 0);
     assert_string_equal(ssrc_refs_find(&next.refs, "refs/tags/v1.1.0")->commit, H('c'));
     ssrc_state_release(&next);
     ssrc_refs_release(&now);
@@ -283,11 +283,13 @@ static void test_state_roundtrip(void **state)
 
     (void)state;
     seen_make(&st, spec, "prod", "refs/tags/v1.0.0", 'b');
+    st.url = strdup("https://git.example/x y.git");
     assert_int_equal(ssrc_state_format(&st, &text, &len, &e), 0);
     assert_int_equal(ssrc_state_parse(text, len, &back, &e), 0);
     assert_int_equal(back.refs.n, 2);
     assert_true(ssrc_refs_find(&back.refs, "refs/tags/v1.0.0")->annotated);
     assert_string_equal(ssrc_state_env(&back, "prod")->ref, "refs/tags/v1.0.0");
+    assert_string_equal(back.url, "https://git.example/x y.git");
     assert_int_equal(ssrc_state_format(&back, &text2, &len2, &e), 0);
     assert_int_equal(len, len2);
     assert_memory_equal(text, text2, len);

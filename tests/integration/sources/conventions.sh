@@ -154,6 +154,19 @@ expect_match "$(envf missing error)" "branch nope not found" "missing branch rea
 expect "$(envf dev ok)" true "other environments still resolved"
 ok "unresolvable environment exits 1"
 
+# Another repository (source.url changed): its tags are not "moved" ones.
+O2="$T/other"
+git init -q "$O2"
+echo x >"$O2/x" && git -C "$O2" add x && git -C "$O2" commit -qm other
+git -C "$O2" tag v1.10.0-rc.1 && git -C "$O2" tag v1.10.0
+sed -i "s|url: file://$O\$|url: file://$O2|" "$T/cfg.yaml"
+run_sources
+expect "$(envf prod commit)" "$(rev "$O2" HEAD)" "prod follows the new repository"
+expect "$(envf prod notices)" "[]" "no history notices across repositories"
+grep -q "source URL changed" "$T/err.txt" || fail "URL change not logged"
+grep -q "^url file://$O2\$" "$T/state/sources/state" || fail "state does not record the URL"
+ok "a changed source URL starts the history over"
+
 # The cache is a normal bare repository that git itself can read.
 git --git-dir="$T/state/git" fsck --no-progress >/dev/null 2>&1 || fail "git fsck of the cache"
 ok "cache passes git fsck"
