@@ -923,7 +923,8 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-    static struct server srv;
+    struct server srv;
+    memset(&srv, 0, sizeof srv);
     struct ks_options *o = &srv.st.opt;
     int rc = 1;
     struct MHD_Daemon *d = NULL;
