@@ -103,7 +103,7 @@ static void test_gitlab(void **state)
 static void test_generic_hmac(void **state)
 {
     struct sl_hook *h = mem_hook(SL_HOOK_HMAC, "X-Sluice-Signature", GH_SECRET);
-    struct headers bare = {{"X-Sluice-Signature"}, {GH_SIG + 7}};
+    struct headers bare = {{"X-Sluice-Signature"}, {&GH_SIG[7]}};
     struct headers prefixed = {{"x-sluice-signature"}, {GH_SIG}};
     struct headers other_header = {{"X-Signature"}, {GH_SIG}};
 
