@@ -924,6 +924,9 @@ static void reload(struct daemon *d)
     b = NULL;
     ok = true;
     apply_pending(d);
+    if (d->pending != NULL)
+        sl_log_info("configuration accepted; it applies when the current reconcile ends", "env",
+                    d->envs[d->busy_env].name);
 done:
     sl_error_clear(&err);
     if (sl_dmetrics_reload(&d->dm, ok, &err) != 0)
@@ -934,7 +937,11 @@ done:
     }
     sl_diags_release(&diags);
     sl_error_clear(&err);
-    if (sl_sdnotify_ready(&d->sd, ok ? "configuration reloaded" : "reload rejected; see the log",
+    if (sl_sdnotify_ready(&d->sd,
+                          !ok                  ? "reload rejected; see the log"
+                          : d->pending != NULL ? "configuration accepted; applies after the "
+                                                 "current reconcile"
+                                               : "configuration reloaded",
                           &err) != 0)
         sl_log_debug("sd_notify failed", "error", err.msg);
 }
