@@ -332,6 +332,10 @@ environments:
     write_fake({"dev": {"result": "applied", "revision": "3333333", "sleepMs": 20000}})
     control(state, "poll dev")
     check(wait_for(lambda: notify.seen("STATUS=reconciling dev")), "STATUS= says what it does")
+    # A reload during a run is accepted now and applied after the run.
+    p.send_signal(signal.SIGHUP)
+    check(wait_for(lambda: "configuration accepted; it applies when the current reconcile ends"
+                   in logtext()), "reload during a run waits for the run")
     time.sleep(0.2)
     t = time.monotonic()
     p.send_signal(signal.SIGTERM)
