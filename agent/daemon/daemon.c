@@ -679,6 +679,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&d->mu);
         j.pending = false;
         j.done = true;
+        j.quit = d->job.quit; /* never lose a quit request made during the run */
         d->job = j;
         pthread_mutex_unlock(&d->mu);
         if (write(d->wake_fd, &one, sizeof(one)) < 0) {
