@@ -206,4 +206,13 @@ int sl_kube_do(struct sl_kube *k, const struct sl_kube_req *rq, struct sl_kube_r
 
 int64_t sl_kube_now_ms(void);
 
+/*
+ * Add the kinds of one discovery document to k's cache without any request:
+ * an aggregated APIGroupDiscoveryList when aggregated, else the legacy
+ * APIResourceList of group/version. The same parsers that
+ * sl_kube_discovery_refresh() applies, exposed for the fuzz target.
+ */
+int sl_kube_discovery_parse(struct sl_kube *k, const json_t *doc, bool aggregated,
+                            const char *group, const char *version, struct sl_error *err);
+
 #endif

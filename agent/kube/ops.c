@@ -195,6 +195,13 @@ static int parse_resource_list(struct sl_kube *k, const char *group, const char 
     return 0;
 }
 
+int sl_kube_discovery_parse(struct sl_kube *k, const json_t *doc, bool aggregated,
+                            const char *group, const char *version, struct sl_error *err)
+{
+    return aggregated ? parse_aggregated(k, doc, err)
+                      : parse_resource_list(k, group, version, doc, err);
+}
+
 /* GET a discovery document; *out NULL (and 0 returned) when the server says 404/503. */
 static int disc_get(struct sl_kube *k, const char *path, const char *accept, json_t **out,
                     bool *aggregated, struct sl_error *err)
