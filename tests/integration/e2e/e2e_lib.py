@@ -1,0 +1,231 @@
+"""Shared harness of the cross-cutting end-to-end tests (python3 stdlib only).
+
+One Harness is one scratch world: a temporary directory holding a git repository
+made from the example environments/, a kubesim on a free loopback port, a
+sluice configuration and state directory, and a private TMPDIR/HOME for every
+sluice process. Every command's stdout and stderr are kept as files under
+out/ so that a test can scan them afterwards. close() kills what was started
+and removes the directory.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+SLUICE = os.environ["SLUICE"]
+SRC = os.environ["SLUICE_SRC"]
+BUILD = os.environ["SLUICE_BUILD"]
+KUBESIM = os.environ.get("KUBESIM") or os.path.join(BUILD, "kubesim")
+
+WRITE_VERBS = {"apply", "patch", "create", "update", "delete", "deletecollection"}
+
+
+class Checks:
+    def __init__(self):
+        self.failures = []
+
+    def __call__(self, cond, what, detail=""):
+        if cond:
+            print(f"ok   {what}", flush=True)
+        else:
+            print(f"FAIL {what}" + (f"\n     {detail}" if detail else ""), flush=True)
+            self.failures.append(what)
+        return cond
+
+    def summary(self, name):
+        if self.failures:
+            print(f"{name}: {len(self.failures)} check(s) failed:")
+            for f in self.failures:
+                print(f"  - {f}")
+            return 1
+        print(f"{name}: all checks passed")
+        return 0
+
+
+class Result:
+    def __init__(self, rc, out, err, name):
+        self.rc, self.out, self.err, self.name = rc, out, err, name
+
+    @property
+    def both(self):
+        return self.out + self.err
+
+    def json(self):
+        try:
+            return json.loads(self.out)
+        except ValueError:
+            return None
+
+    def tail(self, n=25):
+        lines = (self.out + "\n--- stderr ---\n" + self.err).splitlines()
+        return "\n     ".join(lines[-n:])
+
+
+class Harness:
+    def __init__(self, prefix):
+        self.top = tempfile.mkdtemp(prefix=prefix)
+        # What sluice may write to: its own temp dir, home, state dir; and the
+        # captured output. kubesim's files live apart (the cluster holds the
+        # Secret values legitimately).
+        self.tmp = os.path.join(self.top, "tmp")
+        self.home = os.path.join(self.top, "home")
+        self.state = os.path.join(self.top, "state")
+        self.outdir = os.path.join(self.top, "out")
+        self.ksdir = os.path.join(self.top, "kubesim")
+        self.repo = os.path.join(self.top, "repo")
+        self.secretdir = os.path.join(self.top, "secret")  # identity; plaintext never here
+        for d in (self.tmp, self.home, self.outdir, self.ksdir, self.secretdir):
+            os.makedirs(d)
+        os.chmod(self.secretdir, 0o700)
+        self.kubeconfig = os.path.join(self.ksdir, "kubeconfig")
+        self.cfg = os.path.join(self.top, "sluice.yaml")
+        self.identity = os.path.join(self.secretdir, "age.key")
+        self.kubesim = None
+        self.port = None
+        self.seq = 0
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("KUBECONFIG", "SLUICE_CONFIG", "SLUICE_LOG_LEVEL")}
+        self.env.update(TMPDIR=self.tmp, HOME=self.home, NO_COLOR="1")
+        self.git_env = dict(self.env, GIT_AUTHOR_NAME="e2e", GIT_AUTHOR_EMAIL="e2e@example.com",
+                            GIT_COMMITTER_NAME="e2e", GIT_COMMITTER_EMAIL="e2e@example.com",
+                            GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null")
+
+    def close(self):
+        if self.kubesim is not None and self.kubesim.poll() is None:
+            self.kubesim.terminate()
+            try:
+                self.kubesim.wait(5)
+            except subprocess.TimeoutExpired:
+                self.kubesim.kill()
+                self.kubesim.wait()
+        if os.environ.get("E2E_KEEP"):
+            print(f"kept {self.top}")
+        else:
+            shutil.rmtree(self.top, ignore_errors=True)
+
+    # ---- kubesim ----
+    def start_kubesim(self, ready_delay="100ms"):
+        portfile = os.path.join(self.ksdir, "port")
+        log = open(os.path.join(self.ksdir, "kubesim.log"), "w")
+        self.kubesim = subprocess.Popen(
+            [KUBESIM, "--listen", "127.0.0.1:0", "--port-file", portfile,
+             "--kubeconfig-out", self.kubeconfig, "--ready-delay", ready_delay],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        log.close()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.kubesim.poll() is not None:
+                raise SystemExit("kubesim exited at start")
+            if os.path.exists(portfile) and os.path.exists(self.kubeconfig):
+                with open(portfile) as f:
+                    t = f.read().strip()
+                if t:
+                    self.port = int(t)
+                    return
+            time.sleep(0.05)
+        raise SystemExit("kubesim did not start")
+
+    def api(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
+                                     method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return json.loads(e.read() or b"null")
+
+    def reset_requests(self):
+        self.api("DELETE", "/kubesim/requests")
+
+    def requests(self):
+        return self.api("GET", "/kubesim/requests")
+
+    def writes(self, include_dry_run=False):
+        """The write requests in kubesim's log (not dry runs unless asked)."""
+        return [e for e in self.requests()["log"]
+                if e.get("verb") in WRITE_VERBS and (include_dry_run or not e.get("dryRun"))]
+
+    def objects(self):
+        return self.api("GET", "/kubesim/objects")
+
+    def find(self, kind, ns, name):
+        for o in self.objects()["items"]:
+            md = o.get("metadata", {})
+            if o.get("kind") == kind and md.get("name") == name and md.get("namespace") == ns:
+                return o
+        return None
+
+    # ---- git ----
+    def git(self, *args):
+        r = subprocess.run(["git", "-C", self.repo, *args], env=self.git_env,
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"git {' '.join(args)}: {r.stderr}")
+        return r.stdout.strip()
+
+    def init_repo(self):
+        os.makedirs(self.repo)
+        shutil.copytree(os.path.join(SRC, "environments"), os.path.join(self.repo, "environments"))
+        self.git("init", "-q", "-b", "main")
+
+    def path(self, rel):
+        return os.path.join(self.repo, rel)
+
+    def read(self, rel):
+        with open(self.path(rel)) as f:
+            return f.read()
+
+    def write(self, rel, text):
+        p = self.path(rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            f.write(text)
+
+    def edit(self, rel, old, new, count=1):
+        text = self.read(rel)
+        if text.count(old) < 1:
+            raise SystemExit(f"{rel}: {old!r} not found (the example repository changed shape)")
+        self.write(rel, text.replace(old, new, count))
+
+    def add_resource(self, kustomization, resource):
+        self.edit(kustomization, "resources:\n", f"resources:\n  - {resource}\n")
+
+    def commit(self, msg, *tags):
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", msg)
+        for t in tags:
+            self.git("tag", t)
+        return self.git("rev-parse", "HEAD")
+
+    def line_of(self, rel, needle):
+        for i, line in enumerate(self.read(rel).splitlines(), 1):
+            if needle in line:
+                return i
+        raise SystemExit(f"{rel}: no line with {needle!r}")
+
+    # ---- sluice ----
+    def write_config(self, body):
+        with open(self.cfg, "w") as f:
+            f.write(f"name: sluice\nstateDir: {self.state}\nsource:\n  url: file://{self.repo}\n"
+                    f"cluster:\n  kubeconfig: {self.kubeconfig}\n  requestTimeout: 10s\n" + body)
+
+    def sluice(self, name, *args, config=True, stdin=None, timeout=90):
+        """Run sluice ARGS; keep stdout/stderr as out/NN-name.{out,err}."""
+        self.seq += 1
+        argv = [SLUICE, *args] + (["--config", self.cfg] if config else [])
+        r = subprocess.run(argv, env=self.env, input=stdin, capture_output=True,
+                           timeout=timeout, cwd=self.home)
+        base = os.path.join(self.outdir, f"{self.seq:02d}-{name}")
+        with open(base + ".out", "wb") as f:
+            f.write(r.stdout)
+        with open(base + ".err", "wb") as f:
+            f.write(r.stderr)
+        return Result(r.returncode, r.stdout.decode(errors="replace"),
+                      r.stderr.decode(errors="replace"), name)
