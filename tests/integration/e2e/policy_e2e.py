@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Policies end to end: a violating revision is blocked in prod, applied in dev.
+
+A git repository made from the example environments is deployed to dev (policy
+warn, branch main) and prod (policy enforce, release tags gated by rc tags) in
+kubesim. Then one commit adds one violation in the base (a privileged web
+container) and one excepted finding (the api Service becomes a NodePort, with a
+`sluice.dev/policy-exception.services.external-type` annotation), tagged
+v1.1.0-rc.1 and v1.1.0. Checked through the real CLI:
+
+- `sluice check` blocks prod, warns in dev, names rule, object and file:line,
+  and lists the exception with its reason (text and JSON);
+- `sluice reconcile prod` is rejected with the rule, object and file:line,
+  and kubesim saw no write request at all (no dry run either) and its global
+  resourceVersion did not move; `sluice status` / `history` say why and prod
+  stays on its previous revision;
+- `sluice reconcile dev` applies the revision (the privileged container is
+  live) and reports the violation and the exception in its output;
+- a follow-up release without the violation goes to prod, the excepted
+  NodePort Service included.
+"""
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_lib import Checks, Harness  # noqa: E402
+
+check = Checks()
+WEB = "environments/base/web/deployment.yaml"
+API_SVC = "environments/base/api/service.yaml"
+RULE = "baseline.privileged"
+EXC_RULE = "services.external-type"
+REASON = "e2e: the partner VPN reaches the api through a node port, INC-4711"
+
+
+def main():
+    h = Harness("sluice-e2e-policy-")
+    try:
+        return run(h)
+    finally:
+        h.close()
+
+
+def web_privileged(h, ns):
+    d = h.find("Deployment", ns, "web")
+    if d is None:
+        return None
+    c = d["spec"]["template"]["spec"]["containers"][0]
+    return bool(c.get("securityContext", {}).get("privileged"))
+
+
+def svc_type(h, ns):
+    s = h.find("Service", ns, "api")
+    return None if s is None else s["spec"].get("type")
+
+
+def run(h):
+    h.start_kubesim()
+    h.init_repo()
+    c1 = h.commit("import the shop", "v1.0.0-rc.1", "v1.0.0")
+    h.write_config("""environments:
+  - name: dev
+    path: environments/dev
+    namespace: shop-dev
+    healthTimeout: 20s
+    policy: warn
+  - name: prod
+    path: environments/prod
+    namespace: shop-prod
+    healthTimeout: 20s
+    policy: enforce
+""")
+    for env in ("dev", "prod"):
+        r = h.sluice(f"reconcile-{env}-c1", "reconcile", env, "--once")
+        check(r.rc == 0 and f"{env}: healthy at {c1[:12]}" in r.out,
+              f"{env} deploys the clean import", r.tail())
+    check(web_privileged(h, "shop-prod") is False and svc_type(h, "shop-prod") == "ClusterIP",
+          "prod runs the clean web Deployment and a ClusterIP api Service")
+
+    # ---- one violation in the base, one excepted finding ----
+    h.edit(WEB, "            allowPrivilegeEscalation: false\n",
+           "            allowPrivilegeEscalation: false\n            privileged: true\n")
+    h.edit(API_SVC, "  labels:\n",
+           f"  annotations:\n    sluice.dev/policy-exception.{EXC_RULE}: \"{REASON}\"\n"
+           "  labels:\n")
+    h.edit(API_SVC, "spec:\n", "spec:\n  type: NodePort\n")
+    field_line = h.line_of(WEB, "privileged: true")
+    c2 = h.commit("web: run privileged (violates baseline.privileged)", "v1.1.0-rc.1", "v1.1.0")
+
+    # ---- sluice check: the offline view of the same decision ----
+    r = h.sluice("check", "check", "--repo", h.repo)
+    want_prod = (f"{WEB}:{field_line}: {RULE}: Deployment shop-prod/web container \"web\" "
+                 "runs privileged")
+    check(r.rc == 1, "check exits 1: prod is blocked", r.tail())
+    check("prod (enforce): 18 objects, 30 rules: 1 violation (1 blocking), 1 exception" in r.out,
+          "check: prod has one blocking violation and one exception", r.tail())
+    check("dev (warn): 18 objects, 30 rules: 1 violation (0 blocking), 1 exception" in r.out,
+          "check: dev has one non-blocking violation and one exception", r.tail())
+    check(want_prod in r.out, "check names file:line of the field, rule and object", r.tail())
+    check(f"{EXC_RULE}: Service shop-prod/api" in r.out and f"(excepted: {REASON})" in r.out,
+          "check lists the exception with its reason", r.tail())
+    r = h.sluice("check-json", "check", "--repo", h.repo, "-o", "json")
+    doc = r.json() or {}
+    envs = {e.get("environment"): e for e in doc.get("environments", [])}
+    pf = envs.get("prod", {}).get("findings", [])
+    check(any(f.get("rule") == RULE and f.get("blocking") and not f.get("excepted")
+              and f.get("file") == WEB and f.get("line") == field_line
+              and f.get("namespace") == "shop-prod" and f.get("name") == "web" for f in pf),
+          "check -o json: the blocking finding with file and line", json.dumps(pf)[:600])
+    check(any(f.get("rule") == EXC_RULE and f.get("excepted") and f.get("reason") == REASON
+              for f in pf), "check -o json: the exception with its reason")
+    check(doc.get("ok") is False and doc.get("blocking", 0) >= 1, "check -o json: not ok")
+
+    # ---- prod (enforce): rejected, cluster untouched ----
+    before = h.objects()["resourceVersion"]
+    h.reset_requests()
+    r = h.sluice("reconcile-prod-c2", "reconcile", "prod", "--once")
+    reqs = h.requests()
+    writes = h.writes(include_dry_run=True)
+    check(r.rc == 1, "reconcile prod exits 1", r.tail())
+    check("rejected" in r.both, "reconcile prod: result rejected", r.tail())
+    m = re.search(re.escape(WEB) + r":(\d+): " + re.escape(RULE) +
+                  r": Deployment shop-prod/web container \"web\" runs privileged", r.both)
+    check(m is not None, "reconcile prod names the rule, the object and file:line", r.tail())
+    if m and int(m.group(1)) != field_line:
+        print(f"note reconcile points at {WEB}:{m.group(1)} (the document), "
+              f"check at :{field_line} (the field)")
+    check(not writes, "kubesim saw no write request from the rejected reconcile (no dry run)",
+          f"{writes[:5]}")
+    check(h.objects()["resourceVersion"] == before,
+          "kubesim's resourceVersion did not move", f"{before} -> {h.objects()['resourceVersion']}")
+    print(f"     requests during the rejected reconcile: {reqs.get('total')} {reqs.get('byVerb')}")
+    check(web_privileged(h, "shop-prod") is False and svc_type(h, "shop-prod") == "ClusterIP",
+          "prod still runs the previous revision's objects")
+    r = h.sluice("reconcile-prod-c2-json", "reconcile", "prod", "--once", "-o", "json")
+    text = r.out
+    check(r.rc == 1 and RULE in text and "shop-prod/web" in text and c2 in text,
+          "reconcile prod -o json: rejected, names the rule, object and revision", r.tail())
+    check(not h.writes(include_dry_run=True), "still no write after the second attempt")
+
+    r = h.sluice("status-json", "status", "-o", "json")
+    st = {e.get("environment"): e for e in (r.json() or [])}
+    prod = st.get("prod", {})
+    msg = (prod.get("last") or {}).get("message") or ""
+    check((prod.get("last") or {}).get("result") == "rejected", "status -o json: prod rejected",
+          json.dumps(prod)[:400])
+    check(prod.get("appliedRevision") == c1 and (prod.get("lastGood") or {}).get("revision") == c1,
+          "status -o json: prod stays on the previous revision")
+    check(RULE in msg and "Deployment shop-prod/web" in msg and re.search(re.escape(WEB) + r":\d+", msg),
+          "status -o json: the message names rule, object and file:line", msg)
+    r = h.sluice("status", "status")
+    prod_line = next((l for l in r.out.splitlines() if l.startswith("prod")), "")
+    check("rejected" in prod_line and c1[:12] in prod_line, "status: prod rejected, on c1",
+          r.out)
+    r = h.sluice("history-prod", "history", "prod")
+    check(r.rc == 0 and "rejected" in r.out and RULE in r.out and c2[:12] in r.out,
+          "history prod: the rejected revision with the rule", r.tail())
+
+    # ---- dev (warn): applied, violation reported ----
+    h.reset_requests()
+    r = h.sluice("reconcile-dev-c2", "reconcile", "dev", "--once")
+    check(r.rc == 0 and f"dev: healthy at {c2[:12]}" in r.out,
+          "dev (warn) applies the violating revision", r.tail())
+    check(web_privileged(h, "shop-dev") is True and svc_type(h, "shop-dev") == "NodePort",
+          "dev runs the privileged container and the NodePort Service")
+    lines = [l for l in r.both.splitlines() if RULE in l]
+    check(any("shop-dev/web" in l and re.search(re.escape(WEB) + r":\d+", l) for l in lines),
+          "reconcile dev reports the warn-mode violation (rule, object, file:line on one line)",
+          r.tail(8))
+    check(any(EXC_RULE in l and REASON in l for l in r.both.splitlines()),
+          "reconcile dev lists the exception with its reason", r.tail(8))
+
+    # ---- the fix goes to prod; the exception holds in enforce mode ----
+    h.edit(WEB, "            privileged: true\n", "")
+    c3 = h.commit("web: no longer privileged", "v1.1.1-rc.1", "v1.1.1")
+    r = h.sluice("reconcile-prod-c3", "reconcile", "prod", "--once")
+    check(r.rc == 0 and f"prod: healthy at {c3[:12]}" in r.out,
+          "prod deploys the fixed release (the excepted finding does not block)", r.tail())
+    check(web_privileged(h, "shop-prod") is False and svc_type(h, "shop-prod") == "NodePort",
+          "prod runs the excepted NodePort Service, no privileged container")
+    svc = h.find("Service", "shop-prod", "api") or {}
+    check((svc.get("metadata", {}).get("annotations") or {}).get(
+        f"sluice.dev/policy-exception.{EXC_RULE}") == REASON,
+          "the exception annotation is on the live object")
+    return check.summary("policy_e2e")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
