@@ -946,6 +946,11 @@ done:
     return rc;
 }
 
+static bool has_credentials(const struct ssrc_remote_opts *o)
+{
+    return o->token != NULL || o->password != NULL;
+}
+
 /* One connect + ls (+ download + ref update when changed). */
 static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_strarray *headers,
                      struct ssrc_poll_result *res, struct ssrc_error *err)
@@ -959,6 +964,7 @@ static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_stra
     git_proxy_options proxy;
     git_fetch_options fo;
     git_remote_create_options co;
+    git_remote_connect_options cop;
     const git_remote_head **heads = NULL;
     struct adv *local = NULL, *adv = NULL;
     size_t nheads = 0, nadv = 0, nlocal = 0, advcap = 0;
@@ -1009,7 +1015,17 @@ static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_stra
         ssrc_error_git(err, grc, "%s", c->o->url);
         goto done;
     }
-    if ((grc = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cbs, &proxy, headers)) < 0 ||
+    git_remote_connect_options_init(&cop, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
+    cop.callbacks = cbs;
+    cop.proxy_opts = proxy;
+    cop.custom_headers = *headers;
+    /*
+     * Credentials (the bearer header above all: libgit2 sends custom headers
+     * on every request) must never follow a redirect to another host.
+     */
+    cop.follow_redirects =
+            has_credentials(c->o) ? GIT_REMOTE_REDIRECT_NONE : GIT_REMOTE_REDIRECT_INITIAL;
+    if ((grc = git_remote_connect_ext(remote, GIT_DIRECTION_FETCH, &cop)) < 0 ||
         (grc = git_remote_ls(&heads, &nheads, remote)) < 0) {
         const git_error *ge = git_error_last();
         if (c->cb_err.code != SSRC_OK)
@@ -1054,6 +1070,7 @@ static int poll_once(struct ssrc_repo *cache, struct poll_ctx *c, const git_stra
     fo.update_fetchhead = 0;
     fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
     fo.custom_headers = *headers;
+    fo.follow_redirects = cop.follow_redirects;
     if ((grc = git_remote_download(remote, &refspecs, &fo)) < 0) {
         if (c->cb_err.code != SSRC_OK)
             ssrc_error_set(err, c->cb_err.code, "%s", c->cb_err.msg);

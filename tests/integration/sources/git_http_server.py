@@ -20,6 +20,7 @@ def main():
     ap.add_argument("--ready", required=True, help="file created once listening")
     ap.add_argument("--tls-cert", help="serve https with this certificate chain")
     ap.add_argument("--tls-key")
+    ap.add_argument("--redirect", help="answer every request with a 302 to this base URL")
     args = ap.parse_args()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -29,8 +30,9 @@ def main():
             pass
 
         def record(self, status):
+            auth = self.headers.get("Authorization", "none").split(" ")[0].lower()
             with open(args.log, "a") as f:
-                f.write("%s %s %d\n" % (self.command, self.path, status))
+                f.write("%s %s %d auth=%s\n" % (self.command, self.path, status, auth))
 
         def deny(self, scheme):
             # No body: libgit2 1.5 does not always drain a 401 body before
@@ -69,6 +71,13 @@ def main():
 
         def handle_git(self):
             data = self.body() if self.command == "POST" else b""
+            if args.redirect:
+                self.send_response(302)
+                self.send_header("Location", args.redirect + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                self.record(302)
+                return
             if not self.authorized():
                 return
             path, _, query = self.path.partition("?")

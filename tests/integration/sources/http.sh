@@ -102,4 +102,28 @@ expect_rc 1 "wrong token"
 expect_match "$(jget source.error)" "authentication failed" "wrong token message"
 grep -q "tok-bad" "$T/out.json" "$T/err.txt" && fail "the token leaked"
 ok "bearer token"
+
+# An off-site redirect must not carry the token along.
+printf 'tok-123\n' >"$T/token"
+TOKPORT=$PORT
+start_server redirect --redirect "http://localhost:$TOKPORT"
+CASE=redirect
+write_cfg "http://127.0.0.1:$PORT/repo.git" "tokenFile: $T/token"
+: >"$T/token.log"
+run_sources
+expect_rc 1 "off-site redirect with a token"
+grep -q "auth=bearer" "$T/token.log" && fail "the token followed the redirect: $(cat "$T/token.log")"
+grep -q "302 auth=bearer" "$LOG" || fail "redirect server not asked: $(cat "$LOG")"
+ok "credentials never follow an off-site redirect"
+
+# Without credentials, the initial redirect is followed (as git does).
+start_server anon2
+ANONPORT=$PORT
+start_server redirect2 --redirect "http://localhost:$ANONPORT"
+CASE=redirect2
+write_cfg "http://127.0.0.1:$PORT/repo.git"
+run_sources
+expect_rc 0 "anonymous redirect"
+expect "$(envf dev commit)" "$(rev "$W" HEAD)" "dev through a redirect"
+ok "an anonymous initial redirect is followed"
 echo "1..$NTEST"
