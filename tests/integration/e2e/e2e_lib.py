@@ -7,11 +7,15 @@ sluice process. Every command's stdout and stderr are kept as files under
 out/ so that a test can scan them afterwards. close() kills what was started
 and removes the directory.
 """
+import http.server
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -85,6 +89,8 @@ class Harness:
         self.cfg = os.path.join(self.top, "sluice.yaml")
         self.identity = os.path.join(self.secretdir, "age.key")
         self.kubesim = None
+        self.daemon = None
+        self.receiver = None
         self.port = None
         self.seq = 0
         self.env = {k: v for k, v in os.environ.items()
@@ -95,6 +101,12 @@ class Harness:
                             GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null")
 
     def close(self):
+        if self.daemon is not None and self.daemon.poll() is None:
+            self.daemon.kill()
+            self.daemon.wait()
+        if self.receiver is not None:
+            self.receiver.shutdown()
+            self.receiver.server_close()
         if self.kubesim is not None and self.kubesim.poll() is None:
             self.kubesim.terminate()
             try:
@@ -229,3 +241,67 @@ class Harness:
             f.write(r.stderr)
         return Result(r.returncode, r.stdout.decode(errors="replace"),
                       r.stderr.decode(errors="replace"), name)
+
+    # ---- the daemon ----
+    def start_receiver(self):
+        """A notification receiver on loopback; each POST body is kept in out/."""
+        outdir, bodies = self.outdir, []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n)
+                bodies.append(body)
+                with open(os.path.join(outdir, f"notification-{len(bodies):02d}.body"), "wb") as f:
+                    f.write(body)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.receiver.serve_forever, daemon=True).start()
+        self.notifications = bodies
+        return f"http://127.0.0.1:{self.receiver.server_address[1]}/notify"
+
+    def start_daemon(self, name, *args):
+        """sluice [ARGS] run --config CFG, stderr kept as out/NN-name.err."""
+        self.seq += 1
+        self.daemon_err = os.path.join(self.outdir, f"{self.seq:02d}-{name}.err")
+        out = open(os.path.join(self.outdir, f"{self.seq:02d}-{name}.out"), "wb")
+        err = open(self.daemon_err, "wb")
+        self.daemon = subprocess.Popen([SLUICE, *args, "run", "--config", self.cfg], env=self.env,
+                                       stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                       cwd=self.home)
+        out.close()
+        err.close()
+
+    def daemon_log(self):
+        with open(self.daemon_err, errors="replace") as f:
+            return f.read()
+
+    def wait_daemon_log(self, pattern, timeout=30):
+        """Wait until a line of the daemon's log matches pattern; return the match."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = re.search(pattern, self.daemon_log(), re.M)
+            if m:
+                return m
+            if self.daemon.poll() is not None:
+                return None
+            time.sleep(0.1)
+        return None
+
+    def http_get(self, port, path):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+            return r.read().decode()
+
+    def stop_daemon(self, timeout=30):
+        self.daemon.send_signal(signal.SIGTERM)
+        try:
+            return self.daemon.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.daemon.kill()
+            self.daemon.wait()
+            return None

@@ -24,9 +24,11 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import string
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_lib import Checks, Harness  # noqa: E402
@@ -107,6 +109,7 @@ def run(h):
         "tls-pem": ("\n".join(rnd_text(48) for _ in range(3)) + "\n").encode(),
         "db-password-2": rnd_text(40).encode(),  # the rotated value
         "moved": rnd_text(32).encode(),  # sealed for dev, used in stage: never unsealed
+        "db-password-3": rnd_text(40).encode(),  # rotated again, deployed by the daemon
     }
     scanner = Scanner(plains)
     inputs = os.path.join(h.top, "input")  # plaintext files for --from-file: not scanned
@@ -153,7 +156,7 @@ def run(h):
     h.add_resource("environments/dev/kustomization.yaml", "api-tokens.sealed.yaml")
     c1 = h.commit("dev: sealed database credentials and API tokens")
 
-    h.write_config(f"""decryption:
+    base_config = f"""decryption:
   identities:
     - {h.identity}
 environments:
@@ -165,7 +168,8 @@ environments:
     path: environments/stage
     namespace: shop-stage
     healthTimeout: 20s
-""")
+"""
+    h.write_config(base_config)
     h.env["SLUICE_LOG_LEVEL"] = "debug"  # and -v -v / --log-level on the command lines
 
     # ---- offline verbs ----
@@ -205,8 +209,11 @@ environments:
     # kubesim's copy of what was delivered: the scanner's positive control at the end
     delivered = os.path.join(h.top, "control-delivered")
     os.makedirs(delivered)
-    with open(os.path.join(delivered, "secrets-first.json"), "w") as f:
-        json.dump([o for o in h.objects()["items"] if o.get("kind") == "Secret"], f)
+
+    def keep_delivered(tag):
+        with open(os.path.join(delivered, f"secrets-{tag}.json"), "w") as f:
+            json.dump([o for o in h.objects()["items"] if o.get("kind") == "Secret"], f)
+    keep_delivered("first")
     r = h.sluice("diff-clean", "-v", "-v", "diff", "dev")
     check(r.rc == 0, "diff right after the deploy: no changes", r.tail())
 
@@ -228,6 +235,7 @@ environments:
           {"password": plains["db-password-2"], "user": plains["db-user"]},
           "Secret shop-dev/api-db holds the rotated password, the user unchanged")
     check(json.dumps(res).find(c2) >= 0, "reconcile -o json names the new revision")
+    keep_delivered("rotated")
     h.reset_requests()
     r = h.sluice("reconcile-noop", "-v", "-v", "reconcile", "dev", "--once")
     writes = h.writes(include_dry_run=True)
@@ -281,13 +289,70 @@ environments:
               r.tail())
     print(f"note revisions: {c1[:12]} deploy, {c2[:12]} rotation, {c3[:12]} moved values")
 
+    # ---- the daemon picks up another rotation (logs, metrics, notifications, control) ----
+    r = h.sluice("seal-merge-3", "-v", "-v", "seal", "-r", recipient, "--from-file", "password=-",
+                 "--merge-into", h.path(dev_db), config=False, stdin=plains["db-password-3"])
+    check(r.rc == 0, "seal --merge-into a third password", r.tail())
+    c4 = h.commit("dev: rotate the database password again")
+    url = h.start_receiver()
+    h.write_config(base_config + f"""http:
+  listen: 127.0.0.1:0
+notifications:
+  url: {url}
+  format: generic
+  retries: 0
+  events: [deploy, rollback, failure]
+""")
+    h.start_daemon("run", "-v", "-v")
+    m = h.wait_daemon_log(r"msg=started .*port=(\d+)")
+    port = int(m.group(1)) if m else 0
+    dev_done = h.wait_daemon_log(r"msg=reconciled env=dev .*result=(\S+)")
+    stage_done = h.wait_daemon_log(r"msg=reconciled env=stage .*result=(\S+)")
+    check(dev_done is not None and dev_done.group(1) == "applied",
+          "sluice run applies the new dev revision", h.daemon_log()[-2000:])
+    check(stage_done is not None and stage_done.group(1) == "failed",
+          "sluice run fails stage (values sealed to another namespace)", h.daemon_log()[-2000:])
+    if port:
+        with open(os.path.join(h.outdir, "metrics.txt"), "w") as f:
+            f.write(h.http_get(port, "/metrics"))
+    ctl = os.path.join(h.state, "control.sock")
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as so:
+            so.settimeout(10)
+            so.connect(ctl)
+            so.sendall(b"status\n")
+            answer = b""
+            while not answer.endswith(b"\n"):
+                chunk = so.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+    except OSError as e:
+        answer = b""
+        print(f"note control socket: {e}")
+    with open(os.path.join(h.outdir, "control-status.json"), "wb") as f:
+        f.write(answer)
+    check(b"stage" in answer and b"cannot be used in" in answer,
+          "the control socket's status names stage's last error", answer[:300])
+    deadline = time.time() + 10
+    while len(h.notifications) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    kinds = sorted(json.loads(b).get("event", "?") for b in h.notifications)
+    check(kinds == ["deploy", "failure"], "notifications: a deploy (dev) and a failure (stage)",
+          f"got {kinds}")
+    check(any(b"cannot be used in" in b for b in h.notifications),
+          "the failure notification carries the error")
+    check(h.stop_daemon() == 0, "sluice run stops on SIGTERM with status 0")
+    check(secret_values(h, "shop-dev", "api-db") ==
+          {"password": plains["db-password-3"], "user": plains["db-user"]},
+          "Secret shop-dev/api-db holds the password the daemon deployed")
+    print(f"note daemon deployed {c4[:12]}")
+
     # ---- what else to scan: the cluster without Secret data, the repository ----
     extra = os.path.join(h.top, "scan-extra")
     os.makedirs(extra)
     dump = h.objects()
-    secret_objs = [o for o in dump["items"] if o.get("kind") == "Secret"]
-    with open(os.path.join(delivered, "secrets-last.json"), "w") as f:
-        json.dump(secret_objs, f)
+    keep_delivered("daemon")
     for o in dump["items"]:
         if o.get("kind") == "Secret":
             o.pop("data", None)
