@@ -12,15 +12,8 @@
 #include "policy.h"
 #include "tree.h"
 
-/* The renderer and the secrets stage land separately; without them check says so. */
-#if __has_include("render.h")
 #include "render.h"
-#define SL_CHECK_HAVE_RENDER 1
-#endif
-#if __has_include("secrets.h")
 #include "secrets.h"
-#define SL_CHECK_HAVE_SECRETS 1
-#endif
 
 const char sl_usage_check[] =
         "Usage: sluice check [--config FILE] [--repo DIR] [--env NAME]... [--policies DIR]...\n"
@@ -62,11 +55,7 @@ struct check_opts {
     enum sl_output fmt;
 };
 
-#ifdef SL_CHECK_HAVE_SECRETS
 typedef struct sl_identities check_ids;
-#else
-typedef int check_ids;
-#endif
 
 static bool env_selected(const struct check_opts *o, const char *name)
 {
@@ -81,36 +70,34 @@ static bool env_selected(const struct check_opts *o, const char *name)
 /* Unsealed values are wiped before the memory is freed. */
 static void release_objs(struct sl_objlist *objs)
 {
-#ifdef SL_CHECK_HAVE_SECRETS
     sl_objlist_wipe_secrets(objs);
-#endif
     sl_objlist_release(objs);
 }
 
-/* Render and unseal one environment into objs; tree is the repository directory. */
+/*
+ * Render and unseal one environment into objs; tree is the repository directory.
+ * Every value that cannot be unsealed is reported (to stderr), not only the first.
+ */
 static int build_env(struct sl_tree *tree, const struct sl_env_config *env, const check_ids *ids,
                      bool unseal, struct sl_objlist *objs, struct sl_error *err)
 {
-#ifdef SL_CHECK_HAVE_RENDER
-    if (sl_render(tree, env->path, NULL, objs, err) != 0)
-        return sl_error_wrap(err, "render %s", env->path);
-#ifdef SL_CHECK_HAVE_SECRETS
-    if (unseal && sl_unseal_objects(objs, ids, err) != 0)
-        return sl_error_wrap(err, "unseal");
-#else
-    (void)ids;
-    (void)unseal;
-#endif
-    return 0;
-#else
-    (void)tree;
-    (void)env;
-    (void)ids;
-    (void)unseal;
-    (void)objs;
-    return sl_error_set(err, SL_EUNSUPPORTED,
-                        "check: this build has no renderer (agent/render), cannot render");
-#endif
+    struct sl_diags diags = SL_DIAGS_INIT;
+    int rc = -1;
+
+    if (sl_render(tree, env->path, NULL, objs, err) != 0) {
+        sl_error_wrap(err, "render %s", env->path);
+        goto done;
+    }
+    if (unseal && sl_unseal_objects_all(objs, ids, &diags, err) != 0) {
+        for (size_t i = 0; i < diags.n; i++)
+            fprintf(stderr, "sluice check: %s: unseal: %s\n", env->name, diags.msgs[i]);
+        sl_error_wrap(err, "unseal");
+        goto done;
+    }
+    rc = 0;
+done:
+    sl_diags_release(&diags);
+    return rc;
 }
 
 /* Render, unseal, check and point findings at their lines. Returns blocking count or -1. */
@@ -291,7 +278,6 @@ int sl_cmd_check(int argc, char **argv)
         rc = list_rules(set, o.fmt);
         goto done;
     }
-#ifdef SL_CHECK_HAVE_SECRETS
     if (!o.no_unseal && cfg->nidentities > 0) {
         for (size_t i = 0; i < cfg->nidentities; i++) {
             if (sl_identities_load_file(&ids, cfg->identities[i], &err) != 0) {
@@ -302,7 +288,6 @@ int sl_cmd_check(int argc, char **argv)
         }
         unseal = true;
     }
-#endif
     if (o.fmt == SL_OUT_JSON && (jenvs = json_array()) == NULL)
         goto done;
     for (size_t i = 0; i < cfg->nenvs; i++) {
@@ -355,9 +340,7 @@ int sl_cmd_check(int argc, char **argv)
     }
     rc = failed || blocking > 0 ? SL_EXIT_FAIL : SL_EXIT_OK;
 done:
-#ifdef SL_CHECK_HAVE_SECRETS
     sl_identities_release(&ids);
-#endif
     json_decref(jenvs);
     sl_buf_release(&text);
     sl_policy_set_free(set);

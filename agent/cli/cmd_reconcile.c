@@ -16,10 +16,7 @@
 #include "strparse.h"
 
 /* One process manages a state directory: a running daemon holds daemon.lock. */
-#if __has_include("daemon.h")
 #include "daemon.h"
-#define SL_RECONCILE_HAVE_DAEMON_LOCK 1
-#endif
 
 const char sl_usage_reconcile[] =
         "Usage: sluice reconcile [ENV] [--once] [--config FILE] [-o text|json] [-q]\n\n"
@@ -31,6 +28,9 @@ const char sl_usage_reconcile[] =
         "re-applied automatically and the failed one is marked bad (see `sluice retry`).\n\n"
         "Progress lines (phase, object, action) go to stderr; a summary table goes to\n"
         "stdout.\n\n"
+        "When a sluice daemon (`sluice run`) manages the state directory, reconcile\n"
+        "does not compete with it: it asks the daemon for an immediate poll of ENV (or\n"
+        "of every environment) through its control socket and prints the answer.\n\n"
         "Options:\n"
         "      --once           reconcile once and exit (the default; `sluice run` loops)\n"
         "  -c, --config FILE    configuration (default $SLUICE_CONFIG, then\n"
@@ -46,6 +46,50 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_flag = 1;
+}
+
+/*
+ * A daemon holds the state directory: ask it for an immediate poll instead of
+ * reconciling beside it (two writers would race on the same state).
+ */
+static int trigger_daemon(const char *state_dir, const char *only, enum sl_output fmt,
+                          struct sl_error *lock_err)
+{
+    struct sl_buf reply = SL_BUF_INIT(64 * 1024);
+    struct sl_error err = SL_ERROR_INIT;
+    char request[256];
+    int rc = SL_EXIT_FAIL;
+
+    if (only != NULL)
+        snprintf(request, sizeof(request), "poll %s", only);
+    else
+        snprintf(request, sizeof(request), "poll");
+    if (sl_daemon_control(state_dir, request, &reply, &err) != 0) {
+        /* The lock is held but nobody answers: report both facts. */
+        sl_error_wrap(&err, "%s; asking it for a poll failed", lock_err->msg);
+        sl_cli_fail(&err);
+        goto done;
+    }
+    while (reply.len > 0 && reply.ptr[reply.len - 1] == '\n')
+        sl_buf_truncate(&reply, reply.len - 1);
+    if (strncmp(reply.ptr, "ok", 2) != 0) {
+        fprintf(stderr, "sluice reconcile: the running daemon refused: %s\n", reply.ptr);
+        goto done;
+    }
+    if (fmt == SL_OUT_JSON) {
+        json_t *j = json_pack("{s:s, s:s, s:s}", "triggered", only != NULL ? only : "all", "daemon",
+                              "running", "reply", reply.ptr);
+        if (j != NULL)
+            sl_cli_print_json(j);
+        json_decref(j);
+    } else {
+        printf("a sluice daemon manages %s: asked it to poll %s now (%s)\n", state_dir,
+               only != NULL ? only : "every environment", reply.ptr);
+    }
+    rc = SL_EXIT_OK;
+done:
+    sl_buf_release(&reply);
+    return rc;
 }
 
 static void on_progress(void *ctx, enum sl_rc_phase phase, const char *object, const char *what)
@@ -143,16 +187,14 @@ int sl_cmd_reconcile(int argc, char **argv)
         rc = sl_cli_usage_error("reconcile", "no environment \"%s\" in the configuration", only);
         goto done;
     }
-#ifdef SL_RECONCILE_HAVE_DAEMON_LOCK
     if (sl_mkdir_p(s.cfg->state_dir, 0700, &err) != 0 ||
         sl_daemon_lock(s.cfg->state_dir, &lockfd, &err) != 0) {
         if (err.code == SL_ECONFLICT)
-            sl_error_wrap(&err, "a sluice daemon manages this state directory (ask it with its "
-                                "control socket instead)");
-        sl_cli_fail(&err);
+            rc = trigger_daemon(s.cfg->state_dir, only, fmt, &err);
+        else
+            sl_cli_fail(&err);
         goto done;
     }
-#endif
     if (fmt == SL_OUT_JSON)
         jout = json_array();
     for (size_t i = 0; i < s.cfg->nenvs && !stop_flag; i++) {
