@@ -60,7 +60,7 @@ def run(h):
     h.start_kubesim()
     h.init_repo()
     c1 = h.commit("import the shop", "v1.0.0-rc.1", "v1.0.0")
-    h.write_config("""environments:
+    config = """environments:
   - name: dev
     path: environments/dev
     namespace: shop-dev
@@ -71,7 +71,8 @@ def run(h):
     namespace: shop-prod
     healthTimeout: 20s
     policy: enforce
-""")
+"""
+    h.write_config(config)
     for env in ("dev", "prod"):
         r = h.sluice(f"reconcile-{env}-c1", "reconcile", env, "--once")
         check(r.rc == 0 and f"{env}: healthy at {c1[:12]}" in r.out,
@@ -171,6 +172,42 @@ def run(h):
           r.tail(8))
     check(any(EXC_RULE in l and REASON in l for l in r.both.splitlines()),
           "reconcile dev lists the exception with its reason", r.tail(8))
+
+    # ---- the daemon: same decisions, in its log line and metrics ----
+    h.write_config(config + "http:\n  listen: 127.0.0.1:0\n")
+    h.reset_requests()
+    h.start_daemon("run", "-v")
+    m = h.wait_daemon_log(r"msg=started .*port=(\d+)")
+    port = int(m.group(1)) if m else 0
+    prod_line = h.wait_daemon_log(r"^.*msg=reconciled env=prod .*$")
+    dev_line = h.wait_daemon_log(r"^.*msg=reconciled env=dev .*$")
+    prod_line = prod_line.group(0) if prod_line else ""
+    check("result=denied" in prod_line and RULE in prod_line and "shop-prod/web" in prod_line,
+          "sluice run: prod denied, the log line names the rule and object", prod_line or
+          h.daemon_log()[-1500:])
+    check(dev_line is not None and "result=unchanged" in dev_line.group(0),
+          "sluice run: dev in sync at the violating revision")
+    log = h.daemon_log()
+    check(any(RULE in l and "shop-dev/web" in l for l in log.splitlines()),
+          "sluice run logs dev's warn-mode violation")
+    metrics = h.http_get(port, "/metrics") if port else ""
+    with open(os.path.join(h.outdir, "metrics.txt"), "w") as f:
+        f.write(metrics)
+    mm = re.search(r'^sluice_policy_violations_total\{[^}]*environment="prod"[^}]*rule="'
+                   + re.escape(RULE) + r'"[^}]*\} (\d+)', metrics, re.M)
+    check(mm is not None and int(mm.group(1)) >= 1,
+          "metrics: sluice_policy_violations_total counts prod's violation",
+          "\n     ".join(l for l in metrics.splitlines() if "violation" in l))
+    mm = re.search(r'^sluice_policy_violations_total\{[^}]*environment="dev"[^}]*rule="'
+                   + re.escape(RULE) + r'"[^}]*\} (\d+)', metrics, re.M)
+    check(mm is not None and int(mm.group(1)) >= 1,
+          "metrics: sluice_policy_violations_total counts dev's warn-mode violation")
+    check(re.search(r'^sluice_reconciles_total\{[^}]*environment="prod"[^}]*result="denied"[^}]*\} 1',
+                    metrics, re.M) is not None, "metrics: prod's run counted as denied")
+    check(h.stop_daemon() == 0, "sluice run stops on SIGTERM")
+    check(not h.writes(include_dry_run=True), "the daemon wrote nothing (dev in sync, prod denied)",
+          f"{h.writes(include_dry_run=True)[:4]}")
+    h.write_config(config)
 
     # ---- the fix goes to prod; the exception holds in enforce mode ----
     h.edit(WEB, "            privileged: true\n", "")

@@ -130,6 +130,12 @@ def run(h):
     if not check(r.rc == 0 and recipient.startswith("age1"), "keygen prints a recipient",
                  r.tail()):
         return check.summary("secret_leak")
+    # The identity is a secret too: its key material (after the fixed prefix) must not leak.
+    with open(h.identity) as f:
+        key = next((l.strip() for l in f if l.startswith("AGE-SECRET-KEY-1")), "")
+    check(len(key) > 40, "keygen wrote an age identity")
+    plains["identity"] = key[len("AGE-SECRET-KEY-1"):].encode()
+    scanner = Scanner(plains)
     dev_db = "environments/dev/api-db.sealed.yaml"
     dev_tok = "environments/dev/api-tokens.sealed.yaml"
     r = h.sluice("seal-db", "-v", "-v", "seal", "-r", recipient, "--name", "api-db", "-n",
@@ -176,6 +182,8 @@ environments:
     r = h.sluice("check", "-v", "-v", "check", "--repo", h.repo)
     check(r.rc == 0 and "dev (warn): 20 objects" in r.out,
           "check renders and unseals dev (20 objects incl. 2 Secrets)", r.tail())
+    r = h.sluice("check-json", "-v", "-v", "check", "--repo", h.repo, "-o", "json")
+    check(r.rc == 0 and r.json() is not None, "check -o json", r.tail())
     r = h.sluice("build", "-v", "-v", "build", h.path("environments/dev"), config=False)
     check(r.rc == 0 and r.out.count("kind: SealedSecret") == 2
           and "BEGIN AGE ENCRYPTED FILE" in r.out, "build keeps SealedSecrets sealed", r.tail())
@@ -227,6 +235,9 @@ environments:
     check(r.rc == 1 and "*** (before)" in r.out and "*** (after)" in r.out
           and "desired/v1/Secret/shop-dev/api-db" in r.out,
           "diff after the rotation shows the changed key masked (before/after)", r.tail())
+    r = h.sluice("diff-rotate-json", "-v", "-v", "diff", "dev", "-o", "json")
+    check(r.rc == 1 and r.json() is not None and "api-db" in r.out,
+          "diff -o json after the rotation", r.tail())
     r = h.sluice("reconcile-rotate", "--log-level", "debug", "reconcile", "dev", "--once",
                  "-o", "json")
     res = r.json() or {}
@@ -375,6 +386,7 @@ notifications:
         "substring": b"error near '" + pw[7:19] + b"'\n",
         "binary-base64": b'{"k": "' + base64.b64encode(plains["signing-key"]) + b'"}',
         "json-escaped": json.dumps({"v": plains["tls-pem"].decode()}).encode(),
+        "identity-piece": b"key=" + plains["identity"][20:32] + b"\n",
     }
     for n, data in planted.items():
         with open(os.path.join(ctl, n), "wb") as f:
@@ -385,7 +397,7 @@ notifications:
           f"found only {sorted(found)}")
     _, _, hits = scanner.scan_tree(delivered)
     got = {name for _, name in hits}
-    want = set(plains) - {"moved"}
+    want = set(plains) - {"moved", "identity"}
     check(got == want, "control: the scanner finds every delivered value in kubesim's Secrets "
           "(and never the one that was not delivered)", f"found {sorted(got)}")
 
