@@ -251,6 +251,16 @@ def main():
     check(wait_for(lambda: any(p.get("event") == "deploy" and p.get("revision") == rev2
                                for p in Receiver.posts), 10), "deploy notification for dev")
 
+    # `sluice reconcile` against the running daemon asks it for a poll instead of
+    # reconciling beside it.
+    mark = len(w.logtext())
+    r = subprocess.run([SLUICE, "reconcile", "dev", "--config", w.cfg], capture_output=True,
+                       text=True, timeout=30, env=w.run_env)
+    check(r.returncode == 0 and "asked it to poll dev now" in r.stdout,
+          "reconcile with a daemon running asks it to poll", r.stdout + r.stderr)
+    check(wait_for(lambda: "env=dev trigger=control " in w.logtext()[mark:], 30),
+          "the daemon polled dev at once", w.logtext()[-2000:])
+
     # A release that never becomes ready: rolled back by the daemon.
     good = image(w.web())
     kz = w.kz()
