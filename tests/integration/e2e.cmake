@@ -3,7 +3,7 @@
 if(TARGET kubesim)
   find_package(Python3 COMPONENTS Interpreter)
   if(Python3_Interpreter_FOUND)
-    foreach(t secret_leak policy_e2e)
+    foreach(t secret_leak policies)
       if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/e2e/${t}.py)
         sluice_integration_test(e2e_${t}
           COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/${t}.py)

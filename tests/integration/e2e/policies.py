@@ -221,7 +221,7 @@ def run(h):
     check((svc.get("metadata", {}).get("annotations") or {}).get(
         f"sluice.dev/policy-exception.{EXC_RULE}") == REASON,
           "the exception annotation is on the live object")
-    return check.summary("policy_e2e")
+    return check.summary("e2e_policies")
 
 
 if __name__ == "__main__":
