@@ -28,6 +28,19 @@ KUBESIM = os.environ.get("KUBESIM") or os.path.join(BUILD, "kubesim")
 WRITE_VERBS = {"apply", "patch", "create", "update", "delete", "deletecollection"}
 
 
+def _die_with_parent():
+    """Child setup: SIGKILL the child if the test process dies (even by SIGKILL)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _term_to_exit(signum, frame):
+    raise SystemExit(128 + signum)  # run the finally blocks: kill children, remove files
+
+
 class Checks:
     def __init__(self):
         self.failures = []
@@ -71,6 +84,8 @@ class Result:
 
 class Harness:
     def __init__(self, prefix):
+        signal.signal(signal.SIGTERM, _term_to_exit)
+        signal.signal(signal.SIGINT, _term_to_exit)
         self.top = tempfile.mkdtemp(prefix=prefix)
         # What sluice may write to: its own temp dir, home, state dir; and the
         # captured output. kubesim's files live apart (the cluster holds the
@@ -101,6 +116,9 @@ class Harness:
                             GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null")
 
     def close(self):
+        # A second signal must not interrupt the cleanup itself.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if self.daemon is not None and self.daemon.poll() is None:
             self.daemon.kill()
             self.daemon.wait()
@@ -126,7 +144,7 @@ class Harness:
         self.kubesim = subprocess.Popen(
             [KUBESIM, "--listen", "127.0.0.1:0", "--port-file", portfile,
              "--kubeconfig-out", self.kubeconfig, "--ready-delay", ready_delay],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_parent)
         log.close()
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -273,7 +291,7 @@ class Harness:
         err = open(self.daemon_err, "wb")
         self.daemon = subprocess.Popen([SLUICE, *args, "run", "--config", self.cfg], env=self.env,
                                        stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                       cwd=self.home)
+                                       cwd=self.home, preexec_fn=_die_with_parent)
         out.close()
         err.close()
 
