@@ -110,6 +110,7 @@ def run(h):
         "db-password-2": rnd_text(40).encode(),  # the rotated value
         "moved": rnd_text(32).encode(),  # sealed for dev, used in stage: never unsealed
         "db-password-3": rnd_text(40).encode(),  # rotated again, deployed by the daemon
+        "hand-edited": rnd_text(40).encode(),  # written into the live Secret by hand (drift)
     }
     scanner = Scanner(plains)
     inputs = os.path.join(h.top, "input")  # plaintext files for --from-file: not scanned
@@ -253,13 +254,38 @@ environments:
     check(r.rc == 0 and not writes, "a no-op reconcile makes no write",
           f"rc {r.rc}, writes {writes[:3]}")
 
+    # ---- drift: someone edits the live Secret; the live value is a secret too ----
+    patched = h.api("PATCH", "/api/v1/namespaces/shop-dev/secrets/api-db"
+                    "?fieldManager=kubectl-edit",
+                    {"data": {"password": base64.b64encode(plains["hand-edited"]).decode()}},
+                    content_type="application/merge-patch+json")
+    check(secret_values(h, "shop-dev", "api-db").get("password") == plains["hand-edited"],
+          "the live Secret was edited by hand (merge patch by kubectl-edit)", str(patched)[:300])
+    keep_delivered("hand-edit")
+    r = h.sluice("diff-drift", "-v", "-v", "diff", "dev")
+    check(r.rc == 1 and "*** (before)" in r.out and "*** (after)" in r.out,
+          "diff shows the hand edit of the Secret masked", r.tail())
+    r = h.sluice("reconcile-drift", "-v", "-v", "reconcile", "dev", "--once")
+    check(r.rc == 0 and "1 drifted" in r.out, "reconcile corrects the drifted Secret", r.tail())
+    check(secret_values(h, "shop-dev", "api-db").get("password") == plains["db-password-2"],
+          "the Secret holds the sealed value again")
+
+    # ---- rollback to the first revision brings the first password back ----
+    r = h.sluice("rollback", "-v", "-v", "rollback", "dev")
+    check(r.rc == 0 and secret_values(h, "shop-dev", "api-db") ==
+          {"password": plains["db-password"], "user": plains["db-user"]},
+          "rollback dev deploys the first revision's password", r.tail())
+
     # ---- reporting verbs ----
-    for name, args in (("status", ["status"]), ("status-json", ["status", "-o", "json"]),
-                       ("history", ["history", "dev"]),
+    for name, args in (("status", ["status"]), ("status-json", ["status", "-o", "json"])):
+        r = h.sluice(name, "-v", "-v", *args)
+        check(r.rc == 0 and c1[:12] in r.out and "pinned" in r.out.lower(),
+              f"{' '.join(args)} shows dev pinned to the first revision", r.tail())
+    for name, args in (("history", ["history", "dev"]),
                        ("history-json", ["history", "dev", "-o", "json"])):
         r = h.sluice(name, "-v", "-v", *args)
-        check(r.rc == 0 and c2[:12] in r.out, f"{' '.join(args)} shows the dev revision",
-              r.tail())
+        check(r.rc == 0 and c1[:12] in r.out and c2[:12] in r.out,
+              f"{' '.join(args)} shows the dev revisions", r.tail())
 
     # ---- failing case: sealed values used in another namespace ----
     stage_db = "environments/stage/api-db.sealed.yaml"
@@ -291,7 +317,7 @@ environments:
     check(r.rc == 1, "reconcile of every environment: dev healthy, stage rejected", r.tail())
     check(secret_values(h, "shop-dev", "api-db") ==
           {"password": plains["db-password-2"], "user": plains["db-user"]},
-          "dev's Secret is still the rotated value")
+          "dev left the pin for the new commit: the rotated value is back")
     for name, args in (("status-moved", ["status"]), ("status-moved-json", ["status", "-o", "json"]),
                        ("history-stage", ["history", "stage"]),
                        ("history-stage-json", ["history", "stage", "-o", "json"])):
