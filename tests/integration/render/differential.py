@@ -230,6 +230,44 @@ spec:
                     "          containers:", "          - name: sidecar", "            $patch: delete"]
     if patches:
         k += ["patches:"] + patches
+    if rng.random() < 0.3:
+        w(f"{root}/comp/kustomization.yaml", """apiVersion: kustomize.config.k8s.io/v1alpha1
+kind: Component
+commonAnnotations:
+  component: "on"
+configMapGenerator:
+- name: settings
+  behavior: merge
+  literals:
+  - FROM_COMPONENT=1
+""")
+        k += ["components:", "- ../comp"]
+    if rng.random() < 0.3:
+        k += ["replacements:", "- source:", "    kind: ConfigMap", "    name: settings",
+              "    fieldPath: metadata.name", "  targets:", "  - select:", "      kind: Deployment",
+              "    fieldPaths:", "    - spec.template.metadata.annotations.config",
+              "    options:", "      create: true"]
+    if rng.random() < 0.3:
+        w(f"{root}/overlay/json.yaml", "- op: add\n  path: /metadata/annotations\n  value:\n    json: patched\n")
+        k += ["patchesJson6902:", "- target:", "    group: apps", "    version: v1", "    kind: Deployment",
+              f"    name: {names[0]}", "  path: json.yaml"]
+    if rng.random() < 0.3:
+        w(f"{root}/overlay/psm.yaml", f"""apiVersion: v1
+kind: Service
+metadata:
+  name: {names[-1]}
+spec:
+  ports:
+  - port: 80
+    targetPort: 9090
+  - port: 443
+    targetPort: 8443
+""")
+        k += ["patchesStrategicMerge:", "- psm.yaml"]
+    if rng.random() < 0.3:
+        w(f"{root}/overlay/tls.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+        k += ["secretGenerator:", "- name: tls", "  type: kubernetes.io/tls", "  files:", "  - tls.crt",
+              "  - tls.key=tls.crt"]
     if rng.random() < 0.2:
         k += ["sortOptions:", "  order: fifo"]
     w(f"{root}/overlay/kustomization.yaml", "\n".join(k) + "\n")
