@@ -12,6 +12,7 @@
 
 #if defined(SLUICE_HAVE_PIPELINE) && defined(SLUICE_HAVE_KUBE)
 #define SLUICE_RUN_LIVE 1
+#include "pipeline.h"
 #include "session.h"
 #endif
 
@@ -112,8 +113,10 @@ static int live_reconcile(void *arg, struct sl_daemon_ctx *ctx, const struct sl_
     res->pruned = r.pruned;
     res->unchanged = r.unchanged;
     res->drifted = r.drifted;
+    /* A failed fetch that fell back to the cache still counts as a poll error. */
+    res->source_error = sl_pipeline_poll_failed(l->s.pipeline);
     if (rc != 0 || r.result == SL_RESULT_FAILED) {
-        res->source_error = l->phase == SL_PHASE_RESOLVE;
+        res->source_error = res->source_error || l->phase == SL_PHASE_RESOLVE;
         if (sl_daemon_ctx_stopping(ctx) &&
             (rerr.code == SL_ECANCELED || strstr(r.message, "cancel") != NULL)) {
             res->outcome = SL_RUN_CANCELED;

@@ -1,9 +1,11 @@
 #include "pipeline.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "age.h"
+#include "log.h"
 #include "policy.h"
 #include "render.h"
 #include "secrets.h"
@@ -16,7 +18,15 @@ struct sl_pipeline {
     struct sl_identities ids;
     struct sl_policy_set *policies;
     bool polled;
+    bool poll_failed; /* the last poll failed: resolved from the cache */
 };
+
+static int cancel_requested(void *arg)
+{
+    const volatile sig_atomic_t *flag = (const volatile sig_atomic_t *)(uintptr_t)arg;
+
+    return *flag != 0;
+}
 
 int sl_pipeline_open(const struct sl_config *cfg, const struct sl_pipeline_opts *opts,
                      struct sl_pipeline **out, struct sl_error *err)
@@ -31,6 +41,8 @@ int sl_pipeline_open(const struct sl_config *cfg, const struct sl_pipeline_opts 
         p->opts = *opts;
     if (sl_source_open(cfg, NULL, &p->src, err) != 0)
         goto fail;
+    if (p->opts.cancel != NULL)
+        sl_source_set_cancel(p->src, cancel_requested, (void *)(uintptr_t)p->opts.cancel);
     if (!p->opts.no_unseal) {
         for (size_t i = 0; i < cfg->nidentities; i++)
             if (sl_identities_load_file(&p->ids, cfg->identities[i], err) != 0)
@@ -71,14 +83,27 @@ static int pl_resolve(void *ctx, const struct sl_env_config *env, char **revisio
     *revision = *ref = NULL;
     if (!p->polled && !p->opts.no_poll) {
         struct sl_source_poll poll;
+        struct sl_error perr = SL_ERROR_INIT;
+
         memset(&poll, 0, sizeof(poll));
-        if (sl_source_poll(p->src, &poll, err) != 0)
-            return sl_error_wrap(err, "fetch");
+        p->poll_failed = false;
+        if (sl_source_poll(p->src, &poll, &perr) != 0) {
+            /*
+             * A failed poll keeps the last good cache: environments go on
+             * resolving from what was fetched before (the error is reported and
+             * counted); only an empty cache, or a cancel, fails the run.
+             */
+            if (perr.code == SL_ECANCELED)
+                return sl_error_set(err, perr.code, "fetch: %s", perr.msg);
+            p->poll_failed = true;
+            sl_log_warn("fetch failed; resolving from the last fetched revisions", "error",
+                        perr.msg);
+        }
     }
     p->polled = true;
     memset(&res, 0, sizeof(res));
     if (sl_source_resolve(p->src, env, &res, err) != 0)
-        return -1;
+        return p->poll_failed ? sl_error_wrap(err, "fetch failed and the cache has nothing") : -1;
     if (!res.ok) {
         sl_error_set(err, res.err.code != SL_OK ? res.err.code : SL_ENOTFOUND, "%s: %s", env->name,
                      res.err.msg[0] ? res.err.msg : res.reason);
@@ -150,6 +175,11 @@ done:
     pl_release(NULL, &objs);
     sl_tree_free(tree);
     return rc;
+}
+
+bool sl_pipeline_poll_failed(const struct sl_pipeline *p)
+{
+    return p != NULL && p->poll_failed;
 }
 
 void sl_pipeline_repoll(struct sl_pipeline *p)

@@ -11,6 +11,7 @@
 #ifndef SL_RECONCILE_PIPELINE_H
 #define SL_RECONCILE_PIPELINE_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "config.h"
@@ -22,6 +23,8 @@ struct sl_pipeline;
 struct sl_pipeline_opts {
     bool no_poll;   /* use the cache as it is (diff, tests) */
     bool no_unseal; /* leave SealedSecrets sealed (diff without identities) */
+    /* A signal flag: set, it stops a fetch in progress (SL_ECANCELED). May be NULL. */
+    const volatile sig_atomic_t *cancel;
 };
 
 int sl_pipeline_open(const struct sl_config *cfg, const struct sl_pipeline_opts *opts,
@@ -29,6 +32,9 @@ int sl_pipeline_open(const struct sl_config *cfg, const struct sl_pipeline_opts 
 /* Save the source's "last seen" state (after the runs; skip for look-only verbs). */
 int sl_pipeline_finish(struct sl_pipeline *p, struct sl_error *err);
 void sl_pipeline_free(struct sl_pipeline *p);
+
+/* The last poll failed and revisions were resolved from the cache (metrics, status). */
+bool sl_pipeline_poll_failed(const struct sl_pipeline *p);
 
 /* Fetch again at the next resolve (a long-running caller, once per round). */
 void sl_pipeline_repoll(struct sl_pipeline *p);

@@ -91,7 +91,7 @@ static int open_rest(struct sl_rc_session *s, unsigned flags, const volatile sig
     }
     if (flags & SL_SESSION_SOURCE) {
 #ifdef SLUICE_HAVE_PIPELINE
-        struct sl_pipeline_opts po = {(flags & SL_SESSION_NO_POLL) != 0, false};
+        struct sl_pipeline_opts po = {(flags & SL_SESSION_NO_POLL) != 0, false, cancel};
         if (sl_pipeline_open(s->cfg, &po, &s->pipeline, err) != 0)
             goto fail;
         sl_pipeline_desired(s->pipeline, &s->desired);

@@ -238,6 +238,17 @@ def main():
     rc, out, _ = e.sluice("diff")
     check(rc == 0 and out == "", "diff with no changes exits 0 and prints nothing", out[:500])
 
+    # ---- a failed fetch keeps the last good cache ----
+    moved = e.repo + ".away"
+    os.rename(e.repo, moved)
+    try:
+        rc, res, err = e.reconcile("dev")
+        check(rc == 0 and res and res[0]["result"] == "healthy",
+              "source unreachable: dev still reconciles from the cached revision", err[-2000:])
+        check("fetch failed" in err, "the failed fetch is reported", err[-2000:])
+    finally:
+        os.rename(moved, e.repo)
+
     # ---- a change in git ----
     kz = e.read("environments/dev/kustomization.yaml")
     e.write("environments/dev/kustomization.yaml", kz.replace("  - name: web\n    count: 1", "  - name: web\n    count: 2"))
