@@ -751,9 +751,9 @@ static int generate(struct layer *L, const json_t *g, bool secret, const char *c
                 goto oom;
             sodium_bin2base64(b, bl, (const unsigned char *)p->v, p->vlen,
                               sodium_base64_VARIANT_ORIGINAL);
-            if (secret) {
-                /* kustomize's encodeBase64 breaks Secret values into 70-column lines, each
-                 * ending in a newline, once they reach 70 characters */
+            {
+                /* kustomize's encodeBase64 breaks Secret and binaryData values into 70-column
+                 * lines, each ending in a newline, once they reach 70 characters */
                 size_t el = strlen(b), lines = el / 70 + 1;
                 char *w = malloc(el + lines + 1);
                 size_t k = 0;
@@ -773,8 +773,6 @@ static int generate(struct layer *L, const json_t *g, bool secret, const char *c
                 json_object_set_new(*tgt, p->k, json_stringn(w, k));
                 sodium_memzero(w, k);
                 free(w);
-            } else {
-                json_object_set_new(*tgt, p->k, json_string(b));
             }
             sodium_memzero(b, bl);
             free(b);

@@ -205,6 +205,29 @@ static void test_origin_and_secret(void **state)
     sl_tree_free(t);
 }
 
+/* Names with kustomize's hash suffix, checked against kubectl kustomize (the Secret
+ * vectors are api/hasher/hasher_test.go's; an empty ConfigMap hashes data as ""). */
+static void test_hash_suffixes(void **state)
+{
+    static const char *const want[] = {"empty-6ct58987ht", "html-64gdtgtt82",   "one-9g67k2htb6",
+                                       "three-f5h7t85m9b", "sempty-t75bgf6ctb", "sone-74bd68bm66",
+                                       "sthree-dgcb6h9tmk"};
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_objlist objs = SL_OBJLIST_INIT;
+    struct sl_tree *t = sl_tree_open_dir(SLUICE_TEST_DATA "/render", &err);
+    (void)state;
+    assert_non_null(t);
+    assert_int_equal(sl_render(t, "hash", NULL, &objs, &err), 0);
+    assert_int_equal(objs.n, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < objs.n; i++) {
+        const char *name = json_string_value(
+                json_object_get(json_object_get(objs.items[i].json, "metadata"), "name"));
+        assert_string_equal(name, want[i]);
+    }
+    sl_objlist_release(&objs);
+    sl_tree_free(t);
+}
+
 static void test_errors_name_files(void **state)
 {
     struct sl_error err = SL_ERROR_INIT;
@@ -234,6 +257,7 @@ int main(void)
             cmocka_unit_test(test_jsonpatch),
             cmocka_unit_test(test_label_selector),
             cmocka_unit_test(test_origin_and_secret),
+            cmocka_unit_test(test_hash_suffixes),
             cmocka_unit_test(test_errors_name_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
