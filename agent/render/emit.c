@@ -910,7 +910,10 @@ static int sorted_keys(const json_t *obj, const char ***keys_out, size_t *n_out)
     json_t *v;
     if (keys == NULL)
         return -1;
-    json_object_foreach(unconst(obj), k, v) keys[i++] = k;
+    json_object_foreach(unconst(obj), k, v)
+    {
+        keys[i++] = k;
+    }
     qsort(keys, n, sizeof(*keys), cmp_natural);
     *keys_out = keys;
     *n_out = n;
@@ -1078,7 +1081,10 @@ int go_json_marshal(const json_t *v, struct sl_buf *out, struct sl_error *err)
         int rc = 0;
         if (keys == NULL)
             return sl_error_set(err, SL_ENOMEM, "out of memory");
-        json_object_foreach(unconst(v), k, val) keys[i++] = k;
+        json_object_foreach(unconst(v), k, val)
+        {
+            keys[i++] = k;
+        }
         qsort(keys, n, sizeof(*keys), cmp_bytes);
         rc = sl_buf_putc(out, '{', err);
         for (i = 0; i < n && rc == 0; i++) {

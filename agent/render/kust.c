@@ -625,8 +625,11 @@ static int merge_options(struct layer *L, const json_t *local, json_t **opts_out
             }
             const char *k;
             json_t *v;
-            json_object_foreach(g, k, v) if (json_object_get(lm, k) == NULL)
+            json_object_foreach(g, k, v)
+            {
+                if (json_object_get(lm, k) == NULL)
                     json_object_set(lm, k, v);
+            }
         }
         if (json_is_true(json_object_get(global, "disableNameSuffixHash")))
             json_object_set_new(o, "disableNameSuffixHash", json_true());
@@ -894,7 +897,10 @@ static int generate(struct layer *L, const json_t *g, bool secret, const char *c
             if (json_is_object(d) && json_is_object(b)) {
                 const char *k;
                 json_t *v;
-                json_object_foreach(b, k, v) json_object_del(d, k);
+                json_object_foreach(b, k, v)
+                {
+                    json_object_del(d, k);
+                }
             }
             if (!secret && json_object_get(old->obj, "immutable") &&
                 !json_object_get(r->obj, "immutable"))
@@ -1007,7 +1013,11 @@ static int walk_path(struct layer *L, json_t *node, const char *path, bool creat
     if (json_is_array(node)) {
         size_t i;
         json_t *e;
-        json_array_foreach(node, i, e) if (walk_path(L, e, path, create, fn, arg) != 0) return -1;
+        json_array_foreach(node, i, e)
+        {
+            if (walk_path(L, e, path, create, fn, arg) != 0)
+                return -1;
+        }
         return 0;
     }
     if (!json_is_object(node))
@@ -1529,7 +1539,11 @@ static int walk_images(struct layer *L, json_t *node, const struct image_rule *r
     if (json_is_array(node)) {
         size_t i;
         json_t *e;
-        json_array_foreach(node, i, e) if (walk_images(L, e, rule, depth + 1) != 0) return -1;
+        json_array_foreach(node, i, e)
+        {
+            if (walk_images(L, e, rule, depth + 1) != 0)
+                return -1;
+        }
         return 0;
     }
     if (!json_is_object(node))
@@ -1542,8 +1556,11 @@ static int walk_images(struct layer *L, json_t *node, const struct image_rule *r
             json_is_array(v)) {
             size_t i;
             json_t *ct;
-            json_array_foreach(v, i, ct) if (json_is_object(ct) &&
-                                             update_image_at(L, ct, "image", rule) != 0) return -1;
+            json_array_foreach(v, i, ct)
+            {
+                if (json_is_object(ct) && update_image_at(L, ct, "image", rule) != 0)
+                    return -1;
+            }
         }
         if (walk_images(L, v, rule, depth + 1) != 0)
             return -1;
@@ -2302,7 +2319,10 @@ static int run_plugin(struct layer *L, const json_t *cfg, const char *cfg_file, 
         json_t *p;
         if (list == NULL)
             goto oom;
-        json_array_foreach(paths, i, p) json_array_append(list, p);
+        json_array_foreach(paths, i, p)
+        {
+            json_array_append(list, p);
+        }
         if (inl)
             json_array_append_new(list, json_string(inl));
         rc = with_field(L, "patchesStrategicMerge", list, do_patches_sm);

@@ -335,7 +335,11 @@ static int walk_fix(struct fixarg *a, json_t *node, const char *path)
     if (json_is_array(node)) {
         size_t i;
         json_t *e;
-        json_array_foreach(node, i, e) if (walk_fix(a, e, path) != 0) return -1;
+        json_array_foreach(node, i, e)
+        {
+            if (walk_fix(a, e, path) != 0)
+                return -1;
+        }
         return 0;
     }
     if (!json_is_object(node))
@@ -347,8 +351,11 @@ static int walk_fix(struct fixarg *a, json_t *node, const char *path)
         if (json_is_array(child)) {
             size_t i;
             json_t *e;
-            json_array_foreach(child, i, e) if (json_is_string(e) &&
-                                                fix_value(a, child, comp, e, i) != 0) return -1;
+            json_array_foreach(child, i, e)
+            {
+                if (json_is_string(e) && fix_value(a, child, comp, e, i) != 0)
+                    return -1;
+            }
             return 0;
         }
         return fix_value(a, node, comp, child, 0);
