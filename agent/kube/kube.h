@@ -83,7 +83,7 @@ const char *sl_kube_field_manager(const struct sl_kube *k);
 
 struct sl_kube_cause {
     char *reason;  /* "FieldManagerConflict", "FieldValueInvalid", ... (may be NULL) */
-    char *message; /* may be NULL (never set for Secret requests) */
+    char *message; /* may be NULL (for Secret requests only SL_KUBE_REDACTED_IMMUTABLE) */
     char *field;   /* ".spec.replicas", "spec.selector" (may be NULL) */
 };
 
@@ -95,11 +95,15 @@ struct sl_kube_cause {
 struct sl_kube_status {
     long http;     /* HTTP status; 0 when no response arrived (connection, timeout) */
     char *reason;  /* Status.reason ("Conflict", "Invalid", "NotFound", "AlreadyExists", ...) */
-    char *message; /* Status.message (NULL for Secret requests and without a Status body) */
+    char *message; /* Status.message (NULL without a Status body; for Secret requests NULL,
+                    * or SL_KUBE_REDACTED_IMMUTABLE when the server said a field is immutable) */
     struct sl_kube_cause *causes;
     size_t ncauses;
     int attempts; /* tries made, >= 1 once a request was started */
 };
+
+/* The only text kept from a Secret request's error (server text may echo values). */
+#define SL_KUBE_REDACTED_IMMUTABLE "field is immutable"
 
 #define SL_KUBE_STATUS_INIT                                                                        \
     {                                                                                              \

@@ -125,8 +125,12 @@ void sl_kube_status_fill(struct sl_kube_status *st, long http, const char *body,
             free(st->reason);
             st->reason = NULL;
         }
+        /* A Secret's error text may echo values: keep none of it, only the fact that a
+         * field is immutable, which decides whether sluice.dev/force may re-create it. */
         if (!redact)
             st->message = dup_str(json_object_get(root, "message"));
+        else if (says_immutable(json_string_value(json_object_get(root, "message"))))
+            st->message = strdup(SL_KUBE_REDACTED_IMMUTABLE);
         causes = json_object_get(json_object_get(root, "details"), "causes");
         if (json_is_array(causes) && json_array_size(causes) > 0) {
             size_t n = json_array_size(causes);
@@ -142,6 +146,8 @@ void sl_kube_status_fill(struct sl_kube_status *st, long http, const char *body,
                     st->causes[i].field = dup_str(json_object_get(c, "field"));
                     if (!redact)
                         st->causes[i].message = dup_str(json_object_get(c, "message"));
+                    else if (says_immutable(json_string_value(json_object_get(c, "message"))))
+                        st->causes[i].message = strdup(SL_KUBE_REDACTED_IMMUTABLE);
                 }
                 st->ncauses = n;
             }
