@@ -111,6 +111,8 @@ def run(h):
         "moved": rnd_text(32).encode(),  # sealed for dev, used in stage: never unsealed
         "db-password-3": rnd_text(40).encode(),  # rotated again, deployed by the daemon
         "hand-edited": rnd_text(40).encode(),  # written into the live Secret by hand (drift)
+        "immutable-1": rnd_text(24).encode(),  # an immutable Secret...
+        "immutable-2": rnd_text(24).encode(),  # ...rotated: refused, then forced (re-created)
     }
     scanner = Scanner(plains)
     inputs = os.path.join(h.top, "input")  # plaintext files for --from-file: not scanned
@@ -270,8 +272,45 @@ environments:
     check(secret_values(h, "shop-dev", "api-db").get("password") == plains["db-password-2"],
           "the Secret holds the sealed value again")
 
+    # ---- an immutable Secret: a rotation is refused by the server, then forced ----
+    dev_imm = "environments/dev/api-immutable.sealed.yaml"
+    manifest = {"apiVersion": "v1", "kind": "Secret", "immutable": True,
+                "metadata": {"name": "api-immutable", "namespace": "shop-dev"},
+                "stringData": {"key": plains["immutable-1"].decode()}}
+    r = h.sluice("seal-immutable", "-v", "-v", "seal", "-r", recipient, "-o", h.path(dev_imm),
+                 config=False, stdin=json.dumps(manifest).encode())
+    check(r.rc == 0 and "immutable: true" in h.read(dev_imm), "seal an immutable Secret",
+          r.tail())
+    h.add_resource("environments/dev/kustomization.yaml", "api-immutable.sealed.yaml")
+    h.commit("dev: an immutable secret")
+    r = h.sluice("reconcile-immutable", "-v", "-v", "reconcile", "dev", "--once")
+    live = h.find("Secret", "shop-dev", "api-immutable") or {}
+    check(r.rc == 0 and live.get("immutable") is True and
+          secret_values(h, "shop-dev", "api-immutable") == {"key": plains["immutable-1"]},
+          "the immutable Secret is deployed with its value", r.tail())
+    keep_delivered("immutable-1")
+    r = h.sluice("seal-immutable-2", "-v", "-v", "seal", "-r", recipient, "--from-file",
+                 "key=-", "--merge-into", h.path(dev_imm), config=False,
+                 stdin=plains["immutable-2"])
+    check(r.rc == 0, "seal --merge-into the immutable Secret", r.tail())
+    h.commit("dev: rotate the immutable secret (needs a re-create)")
+    r = h.sluice("diff-immutable", "-v", "-v", "diff", "dev")
+    h.reset_requests()
+    r = h.sluice("reconcile-immutable-refused", "-v", "-v", "reconcile", "dev", "--once")
+    check(r.rc == 1 and "immutable" in r.both, "the server refuses the change: reconcile fails",
+          r.tail())
+    check(secret_values(h, "shop-dev", "api-immutable") == {"key": plains["immutable-1"]},
+          "the immutable Secret keeps its old value")
+    h.edit(dev_imm, "metadata:\n", "metadata:\n  annotations:\n    sluice.dev/force: enabled\n")
+    h.commit("dev: allow sluice to re-create the immutable secret")
+    r = h.sluice("reconcile-immutable-forced", "-v", "-v", "reconcile", "dev", "--once")
+    check(r.rc == 0 and secret_values(h, "shop-dev", "api-immutable") ==
+          {"key": plains["immutable-2"]},
+          "with sluice.dev/force the Secret is re-created with the new value", r.tail())
+    keep_delivered("immutable-2")
+
     # ---- rollback to the first revision brings the first password back ----
-    r = h.sluice("rollback", "-v", "-v", "rollback", "dev")
+    r = h.sluice("rollback", "-v", "-v", "rollback", "dev", c1)
     check(r.rc == 0 and secret_values(h, "shop-dev", "api-db") ==
           {"password": plains["db-password"], "user": plains["db-user"]},
           "rollback dev deploys the first revision's password", r.tail())
