@@ -2,6 +2,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "source.h"
 
 const char sl_usage_check_config[] =
         "Usage: sluice check-config [-o yaml|json] [FILE]\n\n"
@@ -44,6 +45,11 @@ int sl_cmd_check_config(int argc, char **argv)
             fprintf(stderr, "%s: %zu more problems not shown\n", path, diags.dropped);
         if (diags.n == 0)
             fprintf(stderr, "%s\n", err.msg);
+        goto done;
+    }
+    /* What the config module cannot judge alone: semver ranges, signature prerequisites. */
+    if (sl_source_check_config(cfg, &err) != 0) {
+        fprintf(stderr, "%s\n", err.msg);
         goto done;
     }
     if (fmt == SL_OUT_JSON) {
