@@ -10,7 +10,8 @@ v1.1.0-rc.1 and v1.1.0. Checked through the real CLI:
 
 - `sluice check` blocks prod, warns in dev, names rule, object and file:line,
   and lists the exception with its reason (text and JSON);
-- `sluice reconcile prod` is rejected with the rule, object and file:line,
+- `sluice diff prod` and `sluice reconcile prod` are refused with the rule,
+  object and file:line,
   and kubesim saw no write request at all (no dry run either) and its global
   resourceVersion did not move; `sluice status` / `history` say why and prod
   stays on its previous revision;
@@ -119,6 +120,9 @@ def run(h):
     # ---- prod (enforce): rejected, cluster untouched ----
     before = h.objects()["resourceVersion"]
     h.reset_requests()
+    r = h.sluice("diff-prod-c2", "diff", "prod")
+    check(r.rc == 2 and RULE in r.both and "Deployment shop-prod/web" in r.both,
+          "diff prod refuses the revision, naming the rule and object", r.tail())
     r = h.sluice("reconcile-prod-c2", "reconcile", "prod", "--once")
     reqs = h.requests()
     writes = h.writes(include_dry_run=True)
