@@ -42,22 +42,30 @@ def _term_to_exit(signum, frame):
 
 
 class Checks:
-    def __init__(self):
-        self.failures = []
+    """ok/FAIL lines; failures are kept per group so that one script can back two tests."""
 
-    def __call__(self, cond, what, detail=""):
+    def __init__(self):
+        self.failures = []  # (group, what)
+
+    def __call__(self, cond, what, detail="", group="main"):
+        tag = "" if group == "main" else f" [{group}]"
         if cond:
-            print(f"ok   {what}", flush=True)
+            print(f"ok   {what}{tag}", flush=True)
         else:
-            print(f"FAIL {what}" + (f"\n     {detail}" if detail else ""), flush=True)
-            self.failures.append(what)
+            print(f"FAIL {what}{tag}" + (f"\n     {detail}" if detail else ""), flush=True)
+            self.failures.append((group, what))
         return cond
 
-    def summary(self, name):
-        if self.failures:
-            print(f"{name}: {len(self.failures)} check(s) failed:")
-            for f in self.failures:
-                print(f"  - {f}")
+    def summary(self, name, group=None):
+        """Exit status: 1 if a check of group (every group when None) failed."""
+        counted = [w for g, w in self.failures if group is None or g == group]
+        others = [(g, w) for g, w in self.failures if group is not None and g != group]
+        for g, w in others:
+            print(f"note not counted here (test of group {g}): FAIL {w}")
+        if counted:
+            print(f"{name}: {len(counted)} check(s) failed:")
+            for w in counted:
+                print(f"  - {w}")
             return 1
         print(f"{name}: all checks passed")
         return 0

@@ -132,7 +132,7 @@ def run(h):
     recipient = r.out.strip()
     if not check(r.rc == 0 and recipient.startswith("age1"), "keygen prints a recipient",
                  r.tail()):
-        return check.summary("e2e_secret_leak")
+        return check.summary("e2e_secret_leak", "main")
     # The identity is a secret too: its key material (after the fixed prefix) must not leak.
     with open(h.identity) as f:
         key = next((l.strip() for l in f if l.startswith("AGE-SECRET-KEY-1")), "")
@@ -484,7 +484,7 @@ notifications:
         print(f"     LEAK: {label}: {path} holds a form of {name}")
     check(not all_hits, f"leak scan: {len(plains)} plaintexts, {nneedles} needles, "
           f"{len(all_hits)} hits")
-    return check.summary("e2e_secret_leak")
+    return check.summary("e2e_secret_leak", "main")
 
 
 if __name__ == "__main__":
