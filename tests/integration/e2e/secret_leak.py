@@ -1,23 +1,35 @@
 #!/usr/bin/env python3
 """Secret hygiene, end to end: sealed values reach the cluster and nothing else.
 
-A git repository made from the example environments gets two SealedSecrets in
-dev (five random values: strict and namespace scope, a binary value, a
-multi-line value), sealed with `sluice keygen` + `sluice seal` through pipes.
-Then, at debug log level (`-v -v`, `--log-level debug`, SLUICE_LOG_LEVEL), the
-real CLI runs against kubesim: check, build, diff before and after a change,
-reconcile (first deploy, a rotated value, a no-op), status and history, and a
-failing case (sealed values copied into stage, whose namespace differs, so
-unsealing fails). Every byte of stdout and stderr of every command, every
-file sluice left in its state directory, TMPDIR and HOME, the cluster's
-objects with Secret data removed, and the repository's whole history are
-scanned for each plaintext, its base64/hex/JSON-escaped forms and every
-12-byte substring of it (16-byte substrings of its base64): zero hits.
+A git repository made from the example environments gets SealedSecrets sealed
+with `sluice keygen` + `sluice seal` (values through pipes and private files):
+strict and namespace scope, a binary and a multi-line value, an immutable
+Secret. Then, at debug log level (`-v -v`, `--log-level debug` and
+SLUICE_LOG_LEVEL=debug), the real CLI runs against kubesim:
+
+  check (text, JSON); build (text, JSON; `build --unseal` when it exists);
+  diff before the first deploy, after it, after a rotation (text, JSON) and
+  after a hand edit of the live Secret; reconcile: first deploy, rotation,
+  no-op (zero writes), drift correction of the hand-edited Secret, an
+  immutable Secret's rotation refused by the server and then re-created with
+  `sluice.dev/force: enabled`; rollback; status and history (text, JSON);
+  the failing case: sealed values copied into stage, whose namespace differs,
+  so unsealing fails in check, diff and reconcile; and `sluice run` deploying
+  one more rotation while stage fails, with /metrics, a notification
+  receiver and the control socket's status.
+
+Every byte of stdout and stderr of every command, the notifications, metrics
+and control answers, every file in sluice's state directory, TMPDIR and
+HOME, the cluster's objects with Secret data removed, kubesim's request log
+and the repository's whole history are scanned for each plaintext (and the
+identity's key material) in raw, base64, hex and JSON-escaped form, every
+12-byte piece of it and every 16-byte piece of its base64: zero hits.
 
 Positive controls: the scanner must find each form planted in a control
-directory, and every delivered plaintext in kubesim's copy of the Secrets
-(which proves the needles match what the product really sends). The Secrets
-in kubesim must hold exactly the sealed values, before and after rotation.
+directory, and every delivered plaintext in kubesim's copies of the Secrets
+(which proves the needles match what the product really sends), never the
+one that must not be delivered. The Secrets in kubesim must hold exactly the
+sealed values after every change.
 """
 import base64
 import json
@@ -26,7 +38,6 @@ import secrets
 import shutil
 import socket
 import string
-import subprocess
 import sys
 import time
 
@@ -53,8 +64,6 @@ def needles_for(p):
     if len(p) >= 12:
         forms |= {p[i:i + 12] for i in range(len(p) - 11)}
         forms |= {b64[i:i + 16] for i in range(0, len(b64) - 15)}
-    # A 12-byte window of a multi-line value may be mostly newline-free text:
-    # keep only windows that are not trivially common (all needles here are random).
     return forms
 
 
@@ -114,7 +123,6 @@ def run(h):
         "immutable-1": rnd_text(24).encode(),  # an immutable Secret...
         "immutable-2": rnd_text(24).encode(),  # ...rotated: refused, then forced (re-created)
     }
-    scanner = Scanner(plains)
     inputs = os.path.join(h.top, "input")  # plaintext files for --from-file: not scanned
     os.makedirs(inputs, mode=0o700)
 
@@ -295,6 +303,8 @@ environments:
     check(r.rc == 0, "seal --merge-into the immutable Secret", r.tail())
     h.commit("dev: rotate the immutable secret (needs a re-create)")
     r = h.sluice("diff-immutable", "-v", "-v", "diff", "dev")
+    check(r.rc == 1 and "*** (before)" in r.out and "*** (after)" in r.out,
+          "diff shows the immutable Secret's change masked", r.tail())
     h.reset_requests()
     r = h.sluice("reconcile-immutable-refused", "-v", "-v", "reconcile", "dev", "--once")
     check(r.rc == 1 and "immutable" in r.both, "the server refuses the change: reconcile fails",
