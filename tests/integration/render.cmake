@@ -4,7 +4,9 @@ add_executable(render_testtool ${CMAKE_CURRENT_SOURCE_DIR}/render/render_testtoo
 target_link_libraries(render_testtool PRIVATE sluice_render)
 target_include_directories(render_testtool PRIVATE ${CMAKE_SOURCE_DIR}/agent/render)
 
-set(SLUICE_KUSTOMIZE_CASES ${CMAKE_SOURCE_DIR}/../shared/testdata/kustomize-cases)
+# kustomize's behavioural tests as data (api/krusty at api/v0.18.0, Apache-2.0), vendored
+# from ../shared/testdata/kustomize-cases so CI needs nothing outside the repository.
+set(SLUICE_KUSTOMIZE_CASES ${CMAKE_CURRENT_SOURCE_DIR}/render/kustomize-cases)
 if(DEFINED ENV{SLUICE_KUSTOMIZE_CASES})
   set(SLUICE_KUSTOMIZE_CASES $ENV{SLUICE_KUSTOMIZE_CASES})
 endif()
