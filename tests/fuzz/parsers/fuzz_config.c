@@ -57,12 +57,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     sl_diags_release(&d);
     d = (struct sl_diags)SL_DIAGS_INIT;
-    if (sl_config_parse(&again, one.ptr, one.len, "normalised.yaml", &d, &e) != 0)
+    if (sl_config_parse(&again, one.ptr, one.len, "fuzz.yaml", &d, &e) != 0)
         fail("the normalised form does not parse", &e, &one);
     if (sl_config_format(again, &two, &e) != 0)
         __builtin_trap();
-    if (one.len != two.len || memcmp(one.ptr, two.ptr, one.len) != 0)
+    if (one.len != two.len || memcmp(one.ptr, two.ptr, one.len) != 0) {
+        fprintf(stderr, "fuzz_config: first normalised form:\n%.*s", (int)one.len, one.ptr);
         fail("the normalised form formats differently", &e, &two);
+    }
 out:
     sl_config_free(cfg);
     sl_config_free(again);
