@@ -659,6 +659,7 @@ static int copy_string_map(struct layer *L, json_t *dst, const json_t *src, cons
 static int generate(struct layer *L, const json_t *g, bool secret, const char *cfg_in,
                     const char *cfg_name, const char *name_override)
 {
+    bool nomem = false;
     const char *gname =
             name_override ? name_override : json_string_value(json_object_get(g, "name"));
     const char *ns = json_string_value(json_object_get(g, "namespace"));
@@ -734,8 +735,10 @@ static int generate(struct layer *L, const json_t *g, bool secret, const char *c
 
     obj = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", kind, "metadata", "name",
                     gname);
-    if (obj == NULL)
-        goto oom;
+    if (obj == NULL) {
+        nomem = true;
+        goto done;
+    }
     md = json_object_get(obj, "metadata");
     if (ns && ns[0])
         json_object_set_new(md, "namespace", json_string(ns));
@@ -743,15 +746,19 @@ static int generate(struct layer *L, const json_t *g, bool secret, const char *c
         struct kv *p = &kvs.items[i];
         bool text = !secret && utf8_ok(p->v, p->vlen);
         json_t **tgt = text ? &data : (secret ? &data : &bin);
-        if (*tgt == NULL && (*tgt = json_object()) == NULL)
-            goto oom;
+        if (*tgt == NULL && (*tgt = json_object()) == NULL) {
+            nomem = true;
+            goto done;
+        }
         if (text) {
             json_object_set_new(*tgt, p->k, json_stringn(p->v, p->vlen));
         } else {
             size_t bl = sodium_base64_ENCODED_LEN(p->vlen, sodium_base64_VARIANT_ORIGINAL);
             char *b = malloc(bl);
-            if (b == NULL)
-                goto oom;
+            if (b == NULL) {
+                nomem = true;
+                goto done;
+            }
             sodium_bin2base64(b, bl, (const unsigned char *)p->v, p->vlen,
                               sodium_base64_VARIANT_ORIGINAL);
             {
@@ -763,7 +770,10 @@ static int generate(struct layer *L, const json_t *g, bool secret, const char *c
                 if (w == NULL) {
                     sodium_memzero(b, bl);
                     free(b);
-                    goto oom;
+                    {
+                        nomem = true;
+                        goto done;
+                    }
                 }
                 for (size_t off = 0; off < el; off += 70) {
                     size_t j = off + 70 < el ? off + 70 : el;
@@ -781,8 +791,10 @@ static int generate(struct layer *L, const json_t *g, bool secret, const char *c
             free(b);
         }
     }
-    if (data == NULL && secret && (data = json_object()) == NULL)
-        goto oom; /* kustomize always gives a generated Secret a data map */
+    if (data == NULL && secret && (data = json_object()) == NULL) {
+        nomem = true;
+        goto done;
+    } /* kustomize always gives a generated Secret a data map */
     if (data)
         json_object_set_new(obj, "data", data);
     data = NULL;
@@ -817,8 +829,10 @@ static int generate(struct layer *L, const json_t *g, bool secret, const char *c
     r->cfg_in = strdup(cfg_in ? cfg_in : L->kfile);
     r->cfg_kind = strdup(secret ? "SecretGenerator" : "ConfigMapGenerator");
     r->cfg_name = cfg_name ? strdup(cfg_name) : NULL;
-    if (r->cfg_in == NULL || r->cfg_kind == NULL || (cfg_name && r->cfg_name == NULL))
-        goto oom;
+    if (r->cfg_in == NULL || r->cfg_kind == NULL || (cfg_name && r->cfg_name == NULL)) {
+        nomem = true;
+        goto done;
+    }
     r->behavior = beh;
     bool disable = json_is_true(json_object_get(opts, "disableNameSuffixHash"));
     r->hash = !disable;
@@ -936,9 +950,9 @@ static int generate(struct layer *L, const json_t *g, bool secret, const char *c
     }
     rc = 0;
     goto done;
-oom:
-    sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
 done:
+    if (nomem)
+        sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
     if (rc != 0 && ERR(L->c)->code != SL_OK && gname != NULL &&
         strstr(ERR(L->c)->msg, L->kfile) == NULL)
         sl_error_wrap(ERR(L->c), "%s: generator \"%s\"", L->kfile, gname);
@@ -2846,14 +2860,17 @@ done:
 
 static int add_hash(struct render_ctx *c, struct res *r)
 {
+    bool nomem = false;
     struct sl_buf js = SL_BUF_INIT(SL_BUF_DEFAULT_MAX);
     json_t *m = json_object();
     unsigned char h[crypto_hash_sha256_BYTES];
     char hex[2 * crypto_hash_sha256_BYTES + 1];
     int rc = -1;
     bool secret = strcmp(res_kind(r), "Secret") == 0;
-    if (m == NULL)
-        goto oom;
+    if (m == NULL) {
+        nomem = true;
+        goto done;
+    }
     json_object_set_new(m, "kind", json_string(res_kind(r)));
     json_object_set_new(m, "name", json_string(""));
     json_t *data = json_object_get(r->obj, "data");
@@ -2898,8 +2915,10 @@ static int add_hash(struct render_ctx *c, struct res *r)
     {
         size_t nl = strlen(res_name(r)) + 12;
         char *nn = malloc(nl);
-        if (nn == NULL)
-            goto oom;
+        if (nn == NULL) {
+            nomem = true;
+            goto done;
+        }
         snprintf(nn, nl, "%s-%s", res_name(r), hex);
         rc = res_store_prev(r, c->err);
         if (rc == 0)
@@ -2907,9 +2926,9 @@ static int add_hash(struct render_ctx *c, struct res *r)
         free(nn);
     }
     goto done;
-oom:
-    sl_error_set(c->err, SL_ENOMEM, "out of memory");
 done:
+    if (nomem)
+        sl_error_set(c->err, SL_ENOMEM, "out of memory");
     if (secret)
         sodium_memzero(js.ptr, js.len);
     sl_buf_release(&js);
@@ -2946,12 +2965,15 @@ static char *relative_to(const char *dir, const char *file)
 
 static int add_origin(struct render_ctx *c, const char *top, struct res *r)
 {
+    bool nomem = false;
     struct sl_buf v = SL_BUF_INIT(8192);
     char *rel = relative_to(top, r->generated && r->cfg_in ? r->cfg_in : (r->file ? r->file : ""));
     json_t *md, *ann;
     int rc = -1;
-    if (rel == NULL)
-        goto oom;
+    if (rel == NULL) {
+        nomem = true;
+        goto done;
+    }
     if (r->generated && r->cfg_kind) {
         sl_buf_printf(&v, NULL,
                       "configuredIn: %s\nconfiguredBy:\n  apiVersion: builtin\n  kind: %s\n", rel,
@@ -2965,16 +2987,20 @@ static int add_origin(struct render_ctx *c, const char *top, struct res *r)
     ann = json_object_get(md, "annotations");
     if (!json_is_object(ann)) {
         ann = json_object();
-        if (ann == NULL || json_object_set_new(md, "annotations", ann) != 0)
-            goto oom;
+        if (ann == NULL || json_object_set_new(md, "annotations", ann) != 0) {
+            nomem = true;
+            goto done;
+        }
     }
-    if (json_object_set_new(ann, "config.kubernetes.io/origin", json_string(v.ptr)) != 0)
-        goto oom;
+    if (json_object_set_new(ann, "config.kubernetes.io/origin", json_string(v.ptr)) != 0) {
+        nomem = true;
+        goto done;
+    }
     rc = 0;
     goto done;
-oom:
-    sl_error_set(c->err, SL_ENOMEM, "out of memory");
 done:
+    if (nomem)
+        sl_error_set(c->err, SL_ENOMEM, "out of memory");
     free(rel);
     sl_buf_release(&v);
     return rc;

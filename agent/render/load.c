@@ -223,6 +223,7 @@ static int merge_into(json_t *obj, const json_t *src)
 json_t *rl_yaml_to_json(const struct sl_ynode *n, bool yaml11, const char *name,
                         struct sl_error *err)
 {
+    bool nomem = false;
     json_t *out = NULL;
 
     if (n == NULL)
@@ -234,8 +235,10 @@ json_t *rl_yaml_to_json(const struct sl_ynode *n, bool yaml11, const char *name,
             sl_error_set(err, SL_ENOMEM, "out of memory");
         return out;
     case SL_Y_SEQ:
-        if ((out = json_array()) == NULL)
-            goto oom;
+        if ((out = json_array()) == NULL) {
+            nomem = true;
+            goto fail;
+        }
         for (size_t i = 0; i < n->n; i++) {
             json_t *v = rl_yaml_to_json(n->items[i], yaml11, name, err);
             if (v == NULL || json_array_append_new(out, v) != 0)
@@ -244,8 +247,10 @@ json_t *rl_yaml_to_json(const struct sl_ynode *n, bool yaml11, const char *name,
         return out;
     case SL_Y_MAP: {
         json_t *merges = NULL;
-        if ((out = json_object()) == NULL)
-            goto oom;
+        if ((out = json_object()) == NULL) {
+            nomem = true;
+            goto fail;
+        }
         for (size_t i = 0; i < n->n; i++) {
             const struct sl_ynode *k = n->keys[i];
             json_t *v;
@@ -260,7 +265,10 @@ json_t *rl_yaml_to_json(const struct sl_ynode *n, bool yaml11, const char *name,
             if (k->style == SL_YS_PLAIN && strcmp(k->value, "<<") == 0 && k->tag == NULL) {
                 if (merges == NULL && (merges = json_array()) == NULL) {
                     json_decref(v);
-                    goto oom;
+                    {
+                        nomem = true;
+                        goto fail;
+                    }
                 }
                 if (json_is_object(v)) {
                     json_array_append_new(merges, v);
@@ -293,7 +301,10 @@ json_t *rl_yaml_to_json(const struct sl_ynode *n, bool yaml11, const char *name,
             /* Mapping keys are strings in JSON; kustomize stringifies them too. */
             if (json_object_set_new(out, k->value, v) != 0) {
                 json_decref(merges);
-                goto oom;
+                {
+                    nomem = true;
+                    goto fail;
+                }
             }
         }
         if (merges != NULL) {
@@ -303,7 +314,10 @@ json_t *rl_yaml_to_json(const struct sl_ynode *n, bool yaml11, const char *name,
             {
                 if (merge_into(out, e) != 0) {
                     json_decref(merges);
-                    goto oom;
+                    {
+                        nomem = true;
+                        goto fail;
+                    }
                 }
             }
             json_decref(merges);
@@ -311,9 +325,9 @@ json_t *rl_yaml_to_json(const struct sl_ynode *n, bool yaml11, const char *name,
         return out;
     }
     }
-oom:
-    sl_error_set(err, SL_ENOMEM, "out of memory");
 fail:
+    if (nomem)
+        sl_error_set(err, SL_ENOMEM, "out of memory");
     json_decref(out);
     return NULL;
 }
