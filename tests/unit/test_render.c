@@ -228,6 +228,42 @@ static void test_hash_suffixes(void **state)
     sl_tree_free(t);
 }
 
+/* The tree's byte budget (256 MiB by default) stops a render that reads too much. */
+static void test_tree_budget(void **state)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_objlist objs = SL_OBJLIST_INIT;
+    struct sl_tree *t = sl_tree_open_dir(SLUICE_TEST_DATA "/render", &err);
+    (void)state;
+    assert_non_null(t);
+    t->max_bytes = 200;
+    assert_int_equal(sl_render(t, "origin", NULL, &objs, &err), -1);
+    assert_int_equal(err.code, SL_ETOOLARGE);
+    assert_int_equal(objs.n, 0);
+    sl_tree_free(t);
+}
+
+/* Object and nesting limits from sl_render_opts. */
+static void test_render_limits(void **state)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_objlist objs = SL_OBJLIST_INIT;
+    struct sl_render_opts opts = SL_RENDER_OPTS_DEFAULT;
+    struct sl_tree *t = sl_tree_open_dir(SLUICE_TEST_DATA "/render", &err);
+    (void)state;
+    opts.max_objects = 2;
+    assert_int_equal(sl_render(t, "origin", &opts, &objs, &err), -1);
+    assert_int_equal(err.code, SL_ETOOLARGE);
+    assert_non_null(strstr(err.msg, "more than 2 objects"));
+    sl_error_clear(&err);
+    opts = (struct sl_render_opts)SL_RENDER_OPTS_DEFAULT;
+    opts.max_depth = 0;
+    assert_int_equal(sl_render(t, "origin", &opts, &objs, &err), -1);
+    assert_non_null(strstr(err.msg, "nested deeper"));
+    assert_int_equal(objs.n, 0);
+    sl_tree_free(t);
+}
+
 static void test_errors_name_files(void **state)
 {
     struct sl_error err = SL_ERROR_INIT;
@@ -258,6 +294,8 @@ int main(void)
             cmocka_unit_test(test_label_selector),
             cmocka_unit_test(test_origin_and_secret),
             cmocka_unit_test(test_hash_suffixes),
+            cmocka_unit_test(test_tree_budget),
+            cmocka_unit_test(test_render_limits),
             cmocka_unit_test(test_errors_name_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
