@@ -384,72 +384,13 @@ static bool v2_float(const char *in)
     return *p == '\0';
 }
 
-static bool all_digits(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return n > 0;
-}
-
-/* go-yaml v2 parseTimestamp: YYYY-M-D with optional time. */
+/* go-yaml v2 parseTimestamp accepts the same formats as v3 (and validates the date). */
 static bool v2_timestamp(const char *s)
 {
-    size_t i = 0, len = strlen(s);
-    while (i < len && s[i] >= '0' && s[i] <= '9')
-        i++;
-    if (i != 4 || i == len || s[i] != '-')
-        return false;
-    /* date part: YYYY-M(M)-D(D) */
-    const char *p = s + 5;
-    size_t n = 0;
-    while (p[n] >= '0' && p[n] <= '9')
-        n++;
-    if (n < 1 || n > 2 || p[n] != '-')
-        return false;
-    p += n + 1;
-    n = 0;
-    while (p[n] >= '0' && p[n] <= '9')
-        n++;
-    if (n < 1 || n > 2)
-        return false;
-    p += n;
-    if (*p == '\0')
-        return true;
-    if (*p != 'T' && *p != 't' && *p != ' ')
-        return false;
-    p++;
-    /* H:M:S(.frac)?(Z|±hh:mm)? — approximate but strict enough */
-    for (int part = 0; part < 3; part++) {
-        n = 0;
-        while (p[n] >= '0' && p[n] <= '9')
-            n++;
-        if (n < 1 || n > 2)
-            return false;
-        p += n;
-        if (part < 2) {
-            if (*p != ':')
-                return false;
-            p++;
-        }
-    }
-    if (*p == '.') {
-        p++;
-        n = 0;
-        while (p[n] >= '0' && p[n] <= '9')
-            n++;
-        if (n == 0)
-            return false;
-        p += n;
-    }
-    if (*p == '\0')
-        return true;
-    if (*p == 'Z' && p[1] == '\0')
-        return true;
-    if ((*p == '+' || *p == '-') && all_digits(p + 1, 2) && p[3] == ':' && all_digits(p + 4, 2) &&
-        p[6] == '\0')
-        return true;
-    return false;
+    json_t *t = rl_timestamp(s);
+    bool ok = t != NULL;
+    json_decref(t);
+    return ok;
 }
 
 /* ^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$ */

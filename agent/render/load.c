@@ -141,6 +141,81 @@ static bool yaml_style_float(const char *s)
     return *p == '\0';
 }
 
+static bool digits(const char *p, size_t min, size_t max, int *out, const char **end)
+{
+    size_t n = 0;
+    int v = 0;
+    while (p[n] >= '0' && p[n] <= '9' && n < max) {
+        v = v * 10 + (p[n] - '0');
+        n++;
+    }
+    if (n < min)
+        return false;
+    *out = v;
+    *end = p + n;
+    return true;
+}
+
+/*
+ * go-yaml v3 reads an unquoted timestamp as a time.Time, and kustomize writes
+ * it back through JSON as RFC 3339 ("2024-01-01" becomes "2024-01-01T00:00:00Z").
+ * Formats: 2006-1-2, 2006-1-2 15:4:5.999999999 (UTC), 2006-1-2T15:4:5.999999999Z07:00.
+ */
+json_t *rl_timestamp(const char *v)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0;
+    const char *p, *frac = NULL;
+    size_t fl = 0;
+    char tz[8] = "Z", out[64];
+    if (!digits(v, 4, 4, &y, &p) || *p != '-' || !digits(p + 1, 1, 2, &mo, &p) || *p != '-' ||
+        !digits(p + 1, 1, 2, &d, &p))
+        return NULL;
+    if (mo < 1 || mo > 12 || d < 1)
+        return NULL;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[mo - 1] + (mo == 2 && leap))
+        return NULL;
+    if (*p != '\0') {
+        bool space = *p == ' ';
+        if (*p != 'T' && *p != 't' && *p != ' ')
+            return NULL;
+        if (!digits(p + 1, 1, 2, &h, &p) || *p != ':' || !digits(p + 1, 1, 2, &mi, &p) ||
+            *p != ':' || !digits(p + 1, 1, 2, &sec, &p))
+            return NULL;
+        if (h > 23 || mi > 59 || sec > 59)
+            return NULL;
+        if (*p == '.') {
+            frac = ++p;
+            while (*p >= '0' && *p <= '9')
+                p++;
+            fl = (size_t)(p - frac);
+            if (fl == 0 || fl > 9)
+                return NULL;
+        }
+        if (space) {
+            if (*p != '\0')
+                return NULL;
+        } else if (*p == 'Z' && p[1] == '\0') {
+            /* UTC */
+        } else if (*p == '+' || *p == '-') {
+            char sign = *p;
+            if (!digits(p + 1, 2, 2, &oh, &p) || *p != ':' || !digits(p + 1, 2, 2, &om, &p) ||
+                *p != '\0' || oh > 23 || om > 59)
+                return NULL;
+            if (oh != 0 || om != 0)
+                snprintf(tz, sizeof(tz), "%c%02d:%02d", sign, oh, om);
+        } else {
+            return NULL;
+        }
+    }
+    while (fl > 0 && frac[fl - 1] == '0')
+        fl--;
+    snprintf(out, sizeof(out), "%04d-%02d-%02dT%02d:%02d:%02d%s%.*s%s", y, mo, d, h, mi, sec,
+             fl ? "." : "", (int)fl, frac ? frac : "", tz);
+    return json_string(out);
+}
+
 static json_t *resolve_plain(const char *v, size_t len, bool yaml11)
 {
     json_int_t iv;
@@ -155,6 +230,11 @@ static json_t *resolve_plain(const char *v, size_t len, bool yaml11)
         strcmp(v, "-.inf") == 0 || strcmp(v, "-.Inf") == 0 || strcmp(v, "-.INF") == 0 ||
         strcmp(v, ".nan") == 0 || strcmp(v, ".NaN") == 0 || strcmp(v, ".NAN") == 0)
         return json_stringn(v, len); /* JSON cannot carry them; kustomize fails too */
+    if (!yaml11 && v[0] >= '0' && v[0] <= '9') {
+        json_t *t = rl_timestamp(v);
+        if (t != NULL)
+            return t;
+    }
     if (strchr("+-.0123456789", v[0]) != NULL && v[0] != '\0') {
         if (go_parse_int(v, &iv))
             return json_integer(iv);

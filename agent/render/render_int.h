@@ -121,6 +121,8 @@ json_t *rl_yaml_to_json(const struct sl_ynode *n, bool yaml11, const char *name,
 int rl_load_docs(struct render_ctx *c, const char *path, const char *data, size_t len, bool lenient,
                  struct sl_ystream **out);
 int rl_read_file(struct render_ctx *c, const char *path, struct sl_buf *out);
+/* A go-yaml timestamp (2006-1-2[( |T|t)15:4:5[.9][Z07:00]]) as RFC 3339, or NULL. */
+json_t *rl_timestamp(const char *v);
 
 /* ---- resmap.c ---- */
 struct res *res_new(json_t *obj, const char *file, int line, struct sl_error *err);

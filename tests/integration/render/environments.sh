@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every example environment renders like `kubectl kustomize`: semantically
-# (each document as canonical JSON) and byte for byte.
+# Every example environment, and each tree under tests/integration/render/trees
+# (overlays of tricky scalars, timestamps, quoting, file names), renders like
+# `kubectl kustomize`: semantically (each document as canonical JSON) and byte for byte.
 set -euo pipefail
 : "${SLUICE:?}" "${SLUICE_SRC:?}"
 tool=$1
@@ -25,6 +26,18 @@ for dir in "$SLUICE_SRC"/environments/*/; do
         echo "ok   $env (byte-identical)"
     else
         echo "ok   $env (semantically equal)"
+    fi
+done
+for dir in "$SLUICE_SRC"/tests/integration/render/trees/*/; do
+    name=$(basename "$dir")
+    n=$((n + 1))
+    "$SLUICE" build --root "$dir" "$dir/b" >"$work/$name.sluice" 2>/dev/null || true
+    kubectl kustomize "$dir/b" >"$work/$name.kubectl" 2>/dev/null
+    if cmp -s "$work/$name.kubectl" "$work/$name.sluice"; then
+        echo "ok   tree $name (byte-identical)"
+    else
+        diff -u "$work/$name.kubectl" "$work/$name.sluice" | head -20
+        echo "FAIL tree $name: differs from kubectl kustomize"; fails=$((fails + 1))
     fi
 done
 [ "$n" -gt 0 ] || { echo "FAIL: no environments found"; exit 1; }
