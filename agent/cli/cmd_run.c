@@ -115,6 +115,15 @@ static int live_reconcile(void *arg, struct sl_daemon_ctx *ctx, const struct sl_
     res->drifted = r.drifted;
     /* A failed fetch that fell back to the cache still counts as a poll error. */
     res->source_error = sl_pipeline_poll_failed(l->s.pipeline);
+    {
+        const struct sl_pipeline_violation *v;
+        size_t nv = sl_pipeline_violations(l->s.pipeline, env->name, &v);
+        for (size_t i = 0; i < nv && i < SL_RUN_MAX_VIOLATIONS; i++) {
+            copy_str(res->violations[i].rule, sizeof(res->violations[i].rule), v[i].rule);
+            res->violations[i].count = v[i].count;
+            res->nviolations = i + 1;
+        }
+    }
     if (rc != 0 || r.result == SL_RESULT_FAILED) {
         res->source_error = res->source_error || l->phase == SL_PHASE_RESOLVE;
         if (sl_daemon_ctx_stopping(ctx) &&

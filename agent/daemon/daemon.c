@@ -809,6 +809,13 @@ static void complete(struct daemon *d)
                sl_run_outcome_name(j.res.outcome), "revision", j.res.revision, "ref", j.res.ref,
                "duration", dur, "applied", counts[0], "pruned", counts[1], "unchanged", counts[2],
                "drifted", counts[3], "failures", fails, "next", next, "error", j.err.msg, NULL);
+    else if (j.res.outcome == SL_RUN_DENIED || j.res.outcome == SL_RUN_ROLLED_BACK)
+        /* Say why, so the journal alone tells which rule or check stopped the release. */
+        sl_log(level, "reconciled", "env", e->name, "trigger", j.trigger, "result",
+               sl_run_outcome_name(j.res.outcome), "revision", j.res.revision, "ref", j.res.ref,
+               "duration", dur, "applied", counts[0], "pruned", counts[1], "unchanged", counts[2],
+               "drifted", counts[3], "failures", fails, "next", next, "reason", j.res.summary,
+               NULL);
     else
         sl_log(level, "reconciled", "env", e->name, "trigger", j.trigger, "result",
                sl_run_outcome_name(j.res.outcome), "revision", j.res.revision, "ref", j.res.ref,

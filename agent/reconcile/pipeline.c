@@ -19,6 +19,12 @@ struct sl_pipeline {
     struct sl_policy_set *policies;
     bool polled;
     bool poll_failed; /* the last poll failed: resolved from the cache */
+    /* Policy violations by rule of the revision last resolved (for metrics). */
+    char resolved_env[64];
+    char resolved_rev[64];
+    bool counted;
+    struct sl_pipeline_violation violations[SL_PIPELINE_MAX_RULES];
+    size_t nviolations;
 };
 
 static int cancel_requested(void *arg)
@@ -109,6 +115,9 @@ static int pl_resolve(void *ctx, const struct sl_env_config *env, char **revisio
                      res.err.msg[0] ? res.err.msg : res.reason);
         return -1;
     }
+    snprintf(p->resolved_env, sizeof(p->resolved_env), "%s", env->name);
+    snprintf(p->resolved_rev, sizeof(p->resolved_rev), "%s", res.commit);
+    p->counted = false;
     *revision = strdup(res.commit);
     *ref = strdup(res.ref);
     if (*revision == NULL || *ref == NULL) {
@@ -125,6 +134,48 @@ static void pl_release(void *ctx, struct sl_objlist *objs)
     (void)ctx;
     sl_objlist_wipe_secrets(objs);
     sl_objlist_release(objs);
+}
+
+/*
+ * Every finding goes to the log (warn-mode and non-blocking ones included, and
+ * exceptions with their reasons, so they stay visible); per-rule counts of the
+ * revision the environment resolved to are kept for metrics.
+ */
+static void report_findings(struct sl_pipeline *p, const struct sl_env_config *env,
+                            const char *revision, const struct sl_policy_report *rep)
+{
+    bool current =
+            strcmp(p->resolved_env, env->name) == 0 && strcmp(p->resolved_rev, revision) == 0;
+
+    if (current) {
+        p->nviolations = 0;
+        p->counted = true;
+    }
+    for (size_t i = 0; i < rep->n; i++) {
+        const struct sl_policy_finding *f = &rep->items[i];
+
+        if (f->excepted) {
+            sl_log_info("policy exception", "env", env->name, "rule", f->rule, "object", f->object,
+                        "origin", f->origin, "reason", f->reason);
+            continue;
+        }
+        sl_log(f->blocking ? SL_LOG_ERR : SL_LOG_WARN, "policy violation", "env", env->name, "mode",
+               sl_policy_mode_name(rep->mode), "rule", f->rule, "object", f->object, "origin",
+               f->origin, "message", f->message, "blocking", f->blocking ? "true" : "false", NULL);
+        if (!current)
+            continue;
+        size_t k = 0;
+        while (k < p->nviolations && strcmp(p->violations[k].rule, f->rule) != 0)
+            k++;
+        if (k == p->nviolations) {
+            if (k == SL_PIPELINE_MAX_RULES)
+                continue;
+            snprintf(p->violations[k].rule, sizeof(p->violations[k].rule), "%s", f->rule);
+            p->violations[k].count = 0;
+            p->nviolations++;
+        }
+        p->violations[k].count++;
+    }
 }
 
 static int pl_render(void *ctx, const struct sl_env_config *env, const char *revision,
@@ -148,6 +199,10 @@ static int pl_render(void *ctx, const struct sl_env_config *env, const char *rev
     n = sl_policy_check(p->policies, &objs, env->name, env->policy, &rep, err);
     if (n < 0)
         goto done;
+    /* Point findings at the lines users edit, as `sluice check` does. */
+    if (sl_policy_report_locate(&rep, &objs, tree, err) != 0)
+        goto done;
+    report_findings(p, env, revision, &rep);
     if (n > 0) {
         struct sl_error ferr = SL_ERROR_INIT;
         for (size_t i = 0; i < rep.n; i++)
@@ -175,6 +230,16 @@ done:
     pl_release(NULL, &objs);
     sl_tree_free(tree);
     return rc;
+}
+
+size_t sl_pipeline_violations(const struct sl_pipeline *p, const char *env,
+                              const struct sl_pipeline_violation **out)
+{
+    *out = NULL;
+    if (p == NULL || !p->counted || strcmp(p->resolved_env, env) != 0)
+        return 0;
+    *out = p->violations;
+    return p->nviolations;
 }
 
 bool sl_pipeline_poll_failed(const struct sl_pipeline *p)

@@ -13,6 +13,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "config.h"
 #include "engine.h"
@@ -32,6 +33,20 @@ int sl_pipeline_open(const struct sl_config *cfg, const struct sl_pipeline_opts 
 /* Save the source's "last seen" state (after the runs; skip for look-only verbs). */
 int sl_pipeline_finish(struct sl_pipeline *p, struct sl_error *err);
 void sl_pipeline_free(struct sl_pipeline *p);
+
+#define SL_PIPELINE_MAX_RULES 16
+
+struct sl_pipeline_violation {
+    char rule[64];
+    unsigned count;
+};
+
+/*
+ * Policy violations (not excepted) by rule in env's revision as last resolved
+ * and rendered; 0 when env was not the last one resolved. *out is borrowed.
+ */
+size_t sl_pipeline_violations(const struct sl_pipeline *p, const char *env,
+                              const struct sl_pipeline_violation **out);
 
 /* The last poll failed and revisions were resolved from the cache (metrics, status). */
 bool sl_pipeline_poll_failed(const struct sl_pipeline *p);
