@@ -540,7 +540,7 @@ static void write_plain(struct em *e, const char *str, size_t len, bool allow_br
 static void write_single(struct em *e, const char *str, size_t len, bool allow_breaks, int indent)
 {
     const unsigned char *s = (const unsigned char *)str, *p = s, *end = s + len;
-    bool spaces = false;
+    bool spaces = false, breaks = false;
     write_indicator(e, "'", true, false, false);
     while (p < end) {
         size_t rem = (size_t)(end - p);
@@ -553,7 +553,27 @@ static void write_single(struct em *e, const char *str, size_t len, bool allow_b
                 p += write_ch(e, p, rem);
             }
             spaces = true;
+        } else if (is_break(p, rem)) {
+            /* only U+2028/U+2029 get here (other breaks force double quotes); libyaml
+             * copies them and indents the next character */
+            if (!breaks && *p == '\n')
+                put_break(e);
+            size_t w = width_at(p);
+            if (*p == '\n') {
+                put_break(e);
+                p++;
+            } else {
+                put(e, (const char *)p, w);
+                e->column = 0;
+                p += w;
+            }
+            e->indention = true;
+            breaks = true;
         } else {
+            if (breaks) {
+                write_indent(e, indent);
+                breaks = false;
+            }
             if (*p == '\'')
                 put(e, "'", 1), e->column++;
             p += write_ch(e, p, rem);
@@ -801,8 +821,8 @@ static void emit_string(struct em *e, const char *s, size_t len, bool key, int i
 
 static void format_float(double d, char *out, size_t outlen)
 {
-    /* JSON -> go-yaml: integral values below 1e21 read back as ints. */
-    if (d == floor(d) && fabs(d) < 1e21) {
+    /* JSON -> go-yaml: integral values that fit an int64/uint64 read back as ints. */
+    if (d == floor(d) && d > -9223372036854775808.0 && d < 18446744073709551616.0) {
         snprintf(out, outlen, "%.0f", d);
         if (strcmp(out, "-0") == 0)
             snprintf(out, outlen, "0");
