@@ -98,6 +98,28 @@ static void test_redacted(void **state)
     sl_kube_status_release(&st);
 }
 
+/* A Secret's 422 keeps no server text, only the fact that a field is immutable. */
+static void test_redacted_immutable(void **state)
+{
+    struct sl_kube_status st = SL_KUBE_STATUS_INIT;
+    struct sl_error err = SL_ERROR_INIT;
+    static const char body[] =
+            "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"Secret \\\"s\\\" is "
+            "invalid: data: Forbidden: field is immutable when `immutable` is set; was "
+            "c2VjcmV0\",\"reason\":\"Invalid\",\"details\":{\"causes\":[{\"reason\":"
+            "\"FieldValueForbidden\",\"message\":\"Forbidden: field is immutable (c2VjcmV0)\","
+            "\"field\":\"data\"}]},\"code\":422}";
+
+    sl_kube_status_fill(&st, 422, body, strlen(body), true);
+    assert_string_equal(st.message, SL_KUBE_REDACTED_IMMUTABLE);
+    assert_string_equal(st.causes[0].message, SL_KUBE_REDACTED_IMMUTABLE);
+    assert_true(sl_kube_is_immutable(&st));
+    sl_kube_status_error(&st, "apply Secret default/s", &err);
+    assert_null(strstr(err.msg, "c2VjcmV0"));
+    assert_null(strstr(err.msg, "immutable` is set"));
+    sl_kube_status_release(&st);
+}
+
 static void test_codes_without_status(void **state)
 {
     static const struct {
@@ -240,11 +262,17 @@ static void test_escape(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_conflict),         cmocka_unit_test(test_invalid_immutable),
-            cmocka_unit_test(test_redacted),         cmocka_unit_test(test_codes_without_status),
-            cmocka_unit_test(test_not_found_status), cmocka_unit_test(test_backoff),
-            cmocka_unit_test(test_retry_after),      cmocka_unit_test(test_bucket),
-            cmocka_unit_test(test_rfc3339),          cmocka_unit_test(test_escape),
+            cmocka_unit_test(test_conflict),
+            cmocka_unit_test(test_invalid_immutable),
+            cmocka_unit_test(test_redacted),
+            cmocka_unit_test(test_redacted_immutable),
+            cmocka_unit_test(test_codes_without_status),
+            cmocka_unit_test(test_not_found_status),
+            cmocka_unit_test(test_backoff),
+            cmocka_unit_test(test_retry_after),
+            cmocka_unit_test(test_bucket),
+            cmocka_unit_test(test_rfc3339),
+            cmocka_unit_test(test_escape),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
