@@ -1120,8 +1120,24 @@ static const char *const order_first[] = {"Namespace",
 static const char *const order_last[] = {"MutatingWebhookConfiguration",
                                          "ValidatingWebhookConfiguration", NULL};
 
-static int kind_rank(const char *k)
+/* Rank by kustomize's default lists, or by a kustomization's legacySortOptions. */
+static int kind_rank(const char *k, const json_t *first, const json_t *last)
 {
+    if (first != NULL || last != NULL) {
+        size_t nf = json_array_size(first), i;
+        json_t *e;
+        json_array_foreach(unconst(first), i, e)
+        {
+            if (json_is_string(e) && strcmp(json_string_value(e), k) == 0)
+                return (int)i - (int)nf;
+        }
+        json_array_foreach(unconst(last), i, e)
+        {
+            if (json_is_string(e) && strcmp(json_string_value(e), k) == 0)
+                return (int)i + 1;
+        }
+        return 0;
+    }
     size_t nf = 0;
     while (order_first[nf])
         nf++;
@@ -1162,7 +1178,7 @@ static int cmp_sortkey(const void *x, const void *y)
     return a->pos < b->pos ? -1 : a->pos > b->pos ? 1 : 0; /* stable */
 }
 
-void sort_legacy(struct res **items, size_t n)
+void sort_legacy(struct res **items, size_t n, const json_t *first, const json_t *last)
 {
     struct sortkey *keys = calloc(n ? n : 1, sizeof(*keys));
     if (keys == NULL)
@@ -1173,7 +1189,7 @@ void sort_legacy(struct res **items, size_t n)
         const char *ns = res_ns(items[i]);
         res_group_version(items[i], g, sizeof(g), v, sizeof(v));
         keys[i].r = items[i];
-        keys[i].rank = kind_rank(k);
+        keys[i].rank = kind_rank(k, first, last);
         keys[i].pos = i;
         keys[i].is_ns_nogroup = g[0] == '\0';
         size_t gl = strlen(g) + strlen(v) + strlen(k) + 16;

@@ -3095,10 +3095,17 @@ int kust_sort_fifo(struct render_ctx *c, const char *dir, int *fifo)
                          L.kfile);
             goto done;
         }
-        if (json_object_get(so, "legacySortOptions") != NULL) {
-            sl_error_set(c->err, SL_EUNSUPPORTED,
-                         "%s: sortOptions.legacySortOptions is not supported by sluice", L.kfile);
-            goto done;
+        json_t *lso = json_object_get(so, "legacySortOptions");
+        if (lso != NULL) {
+            json_t *f = json_object_get(lso, "orderFirst"), *l = json_object_get(lso, "orderLast");
+            if (!json_is_object(lso) || (f && !json_is_array(f)) || (l && !json_is_array(l))) {
+                sl_error_set(c->err, SL_EINVAL,
+                             "%s: sortOptions.legacySortOptions needs orderFirst/orderLast lists",
+                             L.kfile);
+                goto done;
+            }
+            c->sort_first = f ? json_incref(f) : json_array();
+            c->sort_last = l ? json_incref(l) : json_array();
         }
         *fifo = strcmp(order, "fifo") == 0;
     }

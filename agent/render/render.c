@@ -54,7 +54,7 @@ int sl_render(struct sl_tree *tree, const char *path, const struct sl_render_opt
         goto done;
     }
     if (!fifo)
-        sort_legacy(ra.items, ra.n);
+        sort_legacy(ra.items, ra.n, c.sort_first, c.sort_last);
     for (size_t i = 0; i < ra.n; i++) {
         struct res *r = ra.items[i];
         if (sl_objlist_add(&tmp, r->obj, r->file, r->line, err) != 0) {
@@ -96,6 +96,8 @@ done:
     free(c.x_prefix.items);
     free(c.x_suffix.items);
     json_decref(c.configs);
+    json_decref(c.sort_first);
+    json_decref(c.sort_last);
     free(c.stack);
     sl_buf_release(&dir);
     return rc;

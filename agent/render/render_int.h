@@ -98,7 +98,8 @@ struct render_ctx {
     bool origin_annotations; /* buildMetadata: [originAnnotations] at the top */
     bool managed_by_label;   /* buildMetadata: [managedByLabel] at the top */
     bool transformer_annotations;
-    struct rxcache *rx; /* compiled selector patterns, reused across objects */
+    json_t *sort_first, *sort_last; /* sortOptions.legacySortOptions */
+    struct rxcache *rx;             /* compiled selector patterns, reused across objects */
     size_t nrx, caprx;
     struct sl_error *err;
 };
@@ -157,7 +158,8 @@ int jsonpatch_apply(json_t **doc, const json_t *ops, const char *name, struct sl
 /* ---- emit.c ---- */
 int emit_yaml_doc(const json_t *v, struct sl_buf *out, struct sl_error *err);
 int go_json_marshal(const json_t *v, struct sl_buf *out, struct sl_error *err);
-void sort_legacy(struct res **items, size_t n);
+/* kustomize's legacy order; first/last replace the default kind lists when not NULL. */
+void sort_legacy(struct res **items, size_t n, const json_t *first, const json_t *last);
 
 /* ---- select.c ---- */
 int label_selector_match(const char *sel, const json_t *labels, bool *match, struct sl_error *err);
@@ -172,6 +174,7 @@ int replacements_apply(struct render_ctx *c, const char *kfile, const json_t *li
 
 /* ---- kust.c ---- */
 int kust_sort_fifo(struct render_ctx *c, const char *dir, int *fifo);
+/* legacySortOptions of the top kustomization (owned by render_ctx.sort_first/last) */
 int kust_build(struct render_ctx *c, const char *dir, struct resmap *out, bool top);
 
 #endif
