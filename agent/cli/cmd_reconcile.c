@@ -126,11 +126,20 @@ static void print_text(const char *env, const struct sl_rc_result *res, bool wri
     }
     short_rev(res->revision, rev, sizeof(rev));
     sl_format_duration(dur, sizeof(dur), res->duration_ms);
-    printf("%s: %s at %s: %u created, %u updated, %u unchanged, %u pruned, %u drifted%s, %u "
-           "writes in %s\n",
-           env, sl_result_name(res->result), rev, res->created, res->updated, res->unchanged,
-           res->pruned, res->drifted, res->drift_reported_only ? " (reported only)" : "",
-           res->writes, dur);
+    if (res->result == SL_RESULT_REJECTED && res->target[0] != '\0' &&
+        strcmp(res->target, res->revision) != 0) {
+        /* Name what was refused, and what stays live instead. */
+        char target[16];
+        short_rev(res->target, target, sizeof(target));
+        printf("%s: rejected %s, %s stays live: %u writes in %s\n", env, target,
+               res->revision[0] != '\0' ? rev : "nothing", res->writes, dur);
+    } else {
+        printf("%s: %s at %s: %u created, %u updated, %u unchanged, %u pruned, %u drifted%s, "
+               "%u writes in %s\n",
+               env, sl_result_name(res->result), rev, res->created, res->updated, res->unchanged,
+               res->pruned, res->drifted, res->drift_reported_only ? " (reported only)" : "",
+               res->writes, dur);
+    }
     if (res->message[0] != '\0')
         printf("%s: %s\n", env, res->message);
 }
