@@ -1,10 +1,15 @@
 /*
- * sluice build PATH: render a kustomization directory like `kubectl kustomize`.
+ * sluice build PATH|ENV: render a kustomization like `kubectl kustomize`.
  *
- * The tree root (what overlays may reach with ../) is --root DIR, else the
- * nearest ancestor of PATH holding .git, else the current directory when
- * PATH is inside it, else PATH itself. Obtaining the tree and printing are
- * separate functions so other sources (a git revision) can plug in.
+ * Three ways to get the tree: a directory on disk (PATH); a revision of the
+ * git repository that holds PATH (--revision REF), read from the object
+ * database without a checkout; or an environment of the configuration
+ * (ENV): fetch, resolve its revision by the promotion rules, verify, render
+ * its overlay from that commit. The tree root for a directory (what overlays
+ * may reach with ../) is --root DIR, else the nearest ancestor of PATH holding
+ * .git, else the current directory when PATH is inside it, else PATH itself.
+ * With --unseal, SealedSecrets become Secrets whose values are masked unless
+ * --show-secrets.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,18 +21,36 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "render.h"
+#include "secrets.h"
+#include "source.h"
 #include "tree.h"
 
 const char sl_usage_build[] =
-        "Usage: sluice build [--root DIR] [-o yaml|json] PATH\n\n"
+        "Usage: sluice build [--root DIR] [--revision REF] [-o yaml|json] PATH\n"
+        "       sluice build [--config FILE] [--offline] ENV\n"
+        "       ... [--unseal [-i IDENTITY]... [--show-secrets]]\n\n"
         "Render the kustomization in directory PATH and print it as kubectl kustomize\n"
         "does (legacy kind order unless the kustomization sets sortOptions).\n"
         "Files are read only inside the tree root: overlays may use ../base within it.\n"
         "The root is --root DIR, else the nearest ancestor of PATH containing .git,\n"
         "else the current directory if PATH is inside it, else PATH itself.\n\n"
+        "With --revision REF, PATH is read from that revision (branch, tag or commit)\n"
+        "of the git repository that holds PATH, straight from the object database.\n"
+        "ENV (an environment of the configuration, when no directory PATH exists)\n"
+        "fetches the source, resolves ENV's revision by its promotion rule, verifies\n"
+        "its signatures as configured and renders ENV's overlay from that commit.\n\n"
         "Options:\n"
         "  --root DIR           the directory nothing may be read outside of\n"
+        "  --revision REF       render PATH as it is at REF in its git repository\n"
+        "  -c, --config FILE    configuration for ENV (default $SLUICE_CONFIG, then\n"
+        "                       /etc/sluice/sluice.yaml)\n"
+        "  --offline            ENV: do not fetch, resolve from the cache\n"
+        "  --unseal             turn SealedSecrets into Secrets (values masked)\n"
+        "  -i, --identity FILE  age identity for --unseal (repeatable; default with ENV:\n"
+        "                       the configured decryption identities)\n"
+        "  --show-secrets       print unsealed values instead of masking them\n"
         "  --max-objects N      refuse a build with more objects (default 20000)\n"
         "  -o, --output FORMAT  yaml (default, kustomize's format) or json (an array)\n\n"
         "Exit status: 0 rendered, 1 invalid input (the error names the file), 2 usage.\n";
@@ -145,12 +168,104 @@ static int build_print(const struct sl_objlist *objs, enum sl_output fmt, struct
     return rc;
 }
 
+/* PATH at REF of the repository holding PATH (the root as for a directory build). */
+static struct sl_tree *build_open_revision(const char *path, const char *root_flag, const char *rev,
+                                           char **rel, struct sl_error *err)
+{
+    struct sl_tree *local = build_open_local(path, root_flag, rel, err);
+    struct sl_tree *t = NULL;
+    char commit[41];
+
+    if (local == NULL)
+        return NULL;
+    /* The directory tree's label is the root it chose: the repository. */
+    if (sl_source_open_ref_tree(local->label, rev, &t, commit, err) != 0) {
+        free(*rel);
+        *rel = NULL;
+    } else {
+        fprintf(stderr, "sluice build: %s at %s (%.12s)\n", *rel, rev, commit);
+    }
+    sl_tree_free(local);
+    return t;
+}
+
+/* ENV's overlay at the revision its promotion rule resolves to. */
+static struct sl_tree *build_open_env(const struct sl_config *cfg, const struct sl_env_config *env,
+                                      bool offline, char **rel, struct sl_error *err)
+{
+    struct sl_source *src = NULL;
+    struct sl_source_result res;
+    struct sl_source_poll poll;
+    struct sl_tree *t = NULL;
+
+    memset(&res, 0, sizeof(res));
+    memset(&poll, 0, sizeof(poll));
+    if (sl_source_open(cfg, NULL, &src, err) != 0)
+        return NULL;
+    if (!offline && sl_source_poll(src, &poll, err) != 0) {
+        sl_error_wrap(err, "fetch (use --offline to render from the cache)");
+        goto done;
+    }
+    if (sl_source_resolve(src, env, &res, err) != 0)
+        goto done;
+    if (!res.ok) {
+        sl_error_set(err, res.err.code != SL_OK ? res.err.code : SL_ENOTFOUND, "%s: %s", env->name,
+                     res.err.msg[0] != '\0' ? res.err.msg : res.reason);
+        goto done;
+    }
+    if (sl_source_open_tree(src, res.commit, &t, err) != 0)
+        goto done;
+    *rel = strdup(env->path);
+    if (*rel == NULL) {
+        sl_error_set(err, SL_ENOMEM, "out of memory");
+        sl_tree_free(t);
+        t = NULL;
+        goto done;
+    }
+    fprintf(stderr, "sluice build: %s: %s at %s (%.12s), signature: %s\n", env->name, env->path,
+            res.ref, res.commit, res.signature);
+done:
+    sl_source_free(src);
+    return t;
+}
+
+/* With --unseal and without --show-secrets, secret objects are printed masked. */
+static int mask_secrets(struct sl_objlist *objs, struct sl_error *err)
+{
+    for (size_t i = 0; i < objs->n; i++) {
+        json_t *masked;
+        if (!objs->items[i].secret)
+            continue;
+        masked = sl_secret_masked(objs->items[i].json);
+        if (masked == NULL)
+            return sl_error_set(err, SL_ENOMEM, "out of memory");
+        sl_secret_json_wipe(objs->items[i].json);
+        json_decref(objs->items[i].json);
+        objs->items[i].json = masked;
+    }
+    return 0;
+}
+
 int sl_cmd_build(int argc, char **argv)
 {
+    enum { OPT_REVISION = 256, OPT_OFFLINE, OPT_UNSEAL, OPT_SHOW };
     static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                          {"root", required_argument, NULL, 'r'},
                                          {"max-objects", required_argument, NULL, 'm'},
+                                         {"revision", required_argument, NULL, OPT_REVISION},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"offline", no_argument, NULL, OPT_OFFLINE},
+                                         {"unseal", no_argument, NULL, OPT_UNSEAL},
+                                         {"identity", required_argument, NULL, 'i'},
+                                         {"show-secrets", no_argument, NULL, OPT_SHOW},
                                          {NULL, 0, NULL, 0}};
+    const char *revision = NULL, *config = NULL;
+    const char *identities[16];
+    size_t nidentities = 0;
+    bool offline = false, unseal = false, show = false;
+    struct sl_identities ids = SL_IDENTITIES_INIT;
+    struct sl_config *cfg = NULL;
+    struct stat st;
     struct sl_error err = SL_ERROR_INIT;
     struct sl_objlist objs = SL_OBJLIST_INIT;
     struct sl_render_opts ropts = SL_RENDER_OPTS_DEFAULT;
@@ -160,8 +275,22 @@ int sl_cmd_build(int argc, char **argv)
     char *rel = NULL;
     int c, rc = SL_EXIT_FAIL;
 
-    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-        if (c == 'o') {
+    while ((c = getopt_long(argc, argv, "o:c:i:", opts, NULL)) != -1) {
+        if (c == OPT_REVISION) {
+            revision = optarg;
+        } else if (c == 'c') {
+            config = optarg;
+        } else if (c == OPT_OFFLINE) {
+            offline = true;
+        } else if (c == OPT_UNSEAL) {
+            unseal = true;
+        } else if (c == OPT_SHOW) {
+            show = true;
+        } else if (c == 'i') {
+            if (nidentities == sizeof(identities) / sizeof(identities[0]))
+                return sl_cli_usage_error("build", "at most 16 identities");
+            identities[nidentities++] = optarg;
+        } else if (c == 'o') {
             if (sl_cli_parse_output("build", optarg, 1u << SL_OUT_YAML | 1u << SL_OUT_JSON, &fmt) !=
                 0)
                 return SL_EXIT_USAGE;
@@ -180,19 +309,68 @@ int sl_cmd_build(int argc, char **argv)
     }
     if (argc - optind != 1)
         return sl_cli_usage_error("build", "expected exactly one PATH");
+    if ((nidentities > 0 || show) && !unseal)
+        return sl_cli_usage_error("build", "-i and --show-secrets go with --unseal");
     ropts.warn = warn_stderr;
-    tree = build_open_local(argv[optind], root, &rel, &err);
-    if (tree == NULL) {
-        sl_cli_fail(&err);
-        goto done;
+    if (stat(argv[optind], &st) != 0 && strchr(argv[optind], '/') == NULL) {
+        /* Not a directory here: an environment of the configuration. */
+        struct sl_diags diags = SL_DIAGS_INIT;
+        const struct sl_env_config *env;
+        if (revision != NULL || root != NULL) {
+            rc = sl_cli_usage_error("build", "--revision and --root go with a PATH, not ENV");
+            goto done;
+        }
+        if (sl_config_load(&cfg, sl_cli_config_path(config), &diags, &err) != 0) {
+            for (size_t i = 0; i < diags.n; i++)
+                fprintf(stderr, "%s\n", diags.msgs[i]);
+            sl_diags_release(&diags);
+            fprintf(stderr,
+                    "sluice build: %s is neither a directory nor an environment of a "
+                    "valid configuration\n",
+                    argv[optind]);
+            goto done;
+        }
+        sl_diags_release(&diags);
+        env = sl_config_env(cfg, argv[optind]);
+        if (env == NULL) {
+            fprintf(stderr, "sluice build: %s: no such directory, and no such environment in %s\n",
+                    argv[optind], cfg->file);
+            goto done;
+        }
+        tree = build_open_env(cfg, env, offline, &rel, &err);
+        for (size_t i = 0; unseal && nidentities == 0 && i < cfg->nidentities; i++)
+            if (sl_identities_load_file(&ids, cfg->identities[i], &err) != 0)
+                goto fail;
+    } else if (revision != NULL) {
+        tree = build_open_revision(argv[optind], root, revision, &rel, &err);
+    } else {
+        tree = build_open_local(argv[optind], root, &rel, &err);
     }
-    if (sl_render(tree, rel, &ropts, &objs, &err) != 0 || build_print(&objs, fmt, &err) != 0) {
-        sl_cli_fail(&err);
-        goto done;
+    if (tree == NULL)
+        goto fail;
+    for (size_t i = 0; i < nidentities; i++)
+        if (sl_identities_load_file(&ids, identities[i], &err) != 0)
+            goto fail;
+    if (unseal && ids.n == 0) {
+        sl_error_set(&err, SL_EINVAL, "--unseal needs an identity (-i FILE)");
+        goto fail;
     }
+    if (sl_render(tree, rel, &ropts, &objs, &err) != 0)
+        goto fail;
+    if (unseal &&
+        (sl_unseal_objects(&objs, &ids, &err) != 0 || (!show && mask_secrets(&objs, &err) != 0)))
+        goto fail;
+    if (build_print(&objs, fmt, &err) != 0)
+        goto fail;
     rc = SL_EXIT_OK;
+    goto done;
+fail:
+    sl_cli_fail(&err);
 done:
+    sl_objlist_wipe_secrets(&objs);
     sl_objlist_release(&objs);
+    sl_identities_release(&ids);
+    sl_config_free(cfg);
     sl_tree_free(tree);
     free(rel);
     return rc;
