@@ -268,7 +268,10 @@ int64_t sl_kube_retry_after_ms(const char *value, time_t now)
     for (int i = 0; i < 12; i++)
         if (strcmp(mon, month_names[i]) == 0)
             tm.tm_mon = i;
-    if (tm.tm_mon < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || year < 1970)
+    /* A date past 9999 is nonsense from a server; refusing it also keeps the
+     * seconds-to-milliseconds product below (capped like the delta form) in range. */
+    if (tm.tm_mon < 0 || day < 1 || day > 31 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 ||
+        ss > 60 || year < 1970 || year > 9999)
         return -1;
     tm.tm_mday = day;
     tm.tm_year = year - 1900;
@@ -280,7 +283,9 @@ int64_t sl_kube_retry_after_ms(const char *value, time_t now)
 
         if (t == (time_t)-1)
             return -1;
-        return t <= now ? 0 : (int64_t)(t - now) * 1000;
+        if (t <= now)
+            return 0;
+        return (int64_t)(t - now > 86400 ? 86400 : t - now) * 1000;
     }
 }
 

@@ -202,6 +202,9 @@ static void test_retry_after(void **state)
     assert_int_equal(sl_kube_retry_after_ms(" 0 ", now), 0);
     assert_int_equal(sl_kube_retry_after_ms("Sun, 06 Nov 1994 08:49:40 GMT", now), 3000);
     assert_int_equal(sl_kube_retry_after_ms("Sun, 06 Nov 1994 08:49:30 GMT", now), 0);
+    /* Far-future dates: capped like the delta form, never overflowing (found by fuzzing). */
+    assert_int_equal(sl_kube_retry_after_ms("Sun, 06 Nov 2094 08:49:37 GMT", now), 86400000);
+    assert_int_equal(sl_kube_retry_after_ms("Sun, 01 Jan 999999999 00:00:00 GMT", now), -1);
     assert_int_equal(sl_kube_retry_after_ms("soon", now), -1);
     assert_int_equal(sl_kube_retry_after_ms("-1", now), -1);
     assert_int_equal(sl_kube_retry_after_ms("1.5", now), -1);
