@@ -3,6 +3,7 @@
 #include <git2.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "daemon.h"
@@ -229,10 +230,18 @@ int sl_cmd_run(int argc, char **argv)
             sl_cli_fail(&err);
     }
     sl_diags_release(&diags);
-    /* After a stop timeout the worker may still be inside libcurl: leave it to exit. */
-    if (err.code != SL_ETIMEOUT) {
-        git_libgit2_shutdown();
-        curl_global_cleanup();
+    if (err.code == SL_ETIMEOUT) {
+        /*
+         * The worker is still inside a reconcile (perhaps inside libcurl) and
+         * owns memory and handles: end the process here, without running exit
+         * handlers or library teardown underneath it. The one exception to
+         * "only main exits", for the one path where returning is unsafe.
+         */
+        fflush(stdout);
+        fflush(stderr);
+        _exit(SL_EXIT_FAIL);
     }
+    git_libgit2_shutdown();
+    curl_global_cleanup();
     return rc;
 }
