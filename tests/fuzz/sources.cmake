@@ -1,16 +1,8 @@
-# Semver/range and SSHSIG/allowed_signers/state/known_hosts parsers: libFuzzer
-# targets (clang, -DSLUICE_FUZZ=ON) and, in every build, a corpus replay test.
+# Semver/range and SSHSIG/allowed_signers/state/known_hosts parsers.
 if(TARGET sluice_sources)
   set(_src ${CMAKE_CURRENT_SOURCE_DIR}/sources)
   foreach(t semver sshsig)
-    if(SLUICE_FUZZ)
-      add_executable(fuzz_${t} ${_src}/fuzz_${t}.c)
-      target_link_libraries(fuzz_${t} PRIVATE sluice_sources)
-      target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
-    endif()
-    add_executable(fuzz_${t}_replay ${_src}/fuzz_${t}.c ${_src}/replay.c)
-    target_link_libraries(fuzz_${t}_replay PRIVATE sluice_sources)
-    add_test(NAME fuzz_${t}_replay COMMAND fuzz_${t}_replay ${_src}/corpus/${t})
-    set_tests_properties(fuzz_${t}_replay PROPERTIES LABELS "unit;fuzz")
+    sluice_fuzz(fuzz_${t} SOURCES ${_src}/fuzz_${t}.c LIBS sluice_sources
+      CORPUS ${_src}/corpus/${t})
   endforeach()
 endif()
