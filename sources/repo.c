@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "repo.h"
+#include "sshsig.h"
 
 struct ssrc_repo {
     git_repository *git;
@@ -229,26 +230,6 @@ int ssrc_is_ancestor(struct ssrc_repo *r, const char *anc, const char *desc)
 
 /* ---- known_hosts ---- */
 
-static bool kh_glob(const char *p, const char *pe, const char *s)
-{
-    while (p < pe) {
-        if (*p == '*') {
-            p++;
-            if (p == pe)
-                return true;
-            for (; *s != '\0'; s++)
-                if (kh_glob(p, pe, s))
-                    return true;
-            return false;
-        }
-        if (*s == '\0' || (*p != '?' && *p != *s))
-            return false;
-        p++;
-        s++;
-    }
-    return *s == '\0';
-}
-
 static bool kh_host_match(const char *list, size_t len, const char *host)
 {
     const char *p = list, *end = list + len;
@@ -258,7 +239,7 @@ static bool kh_host_match(const char *list, size_t len, const char *host)
         const char *c = memchr(p, ',', (size_t)(end - p));
         const char *pe = c != NULL ? c : end;
         bool neg = *p == '!';
-        if (kh_glob(p + neg, pe, host)) {
+        if (ssrc_glob(p + neg, pe, host)) {
             if (neg)
                 return false;
             ok = true;

@@ -463,8 +463,7 @@ void ssrc_signers_free(struct ssrc_signers *s)
     free(s);
 }
 
-/* ssh's match_pattern: '*' and '?' wildcards. */
-static bool glob(const char *p, const char *pe, const char *s)
+bool ssrc_glob(const char *p, const char *pe, const char *s)
 {
     while (p < pe) {
         if (*p == '*') {
@@ -472,7 +471,7 @@ static bool glob(const char *p, const char *pe, const char *s)
             if (p == pe)
                 return true;
             for (; *s != '\0'; s++)
-                if (glob(p, pe, s))
+                if (ssrc_glob(p, pe, s))
                     return true;
             return false;
         }
@@ -493,7 +492,7 @@ static bool match_list(const char *list, const char *s)
         const char *e = strchr(list, ',');
         const char *pe = e != NULL ? e : list + strlen(list);
         bool neg = *list == '!';
-        if (glob(list + neg, pe, s)) {
+        if (ssrc_glob(list + neg, pe, s)) {
             if (neg)
                 return false;
             ok = true;

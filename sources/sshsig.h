@@ -80,4 +80,10 @@ int ssrc_signers_check(const struct ssrc_signers *s, const struct ssrc_sshsig *s
 /* Parse "YYYYMMDD[HHMM[SS]][Z]" (local time without Z, as ssh-keygen). */
 int ssrc_parse_ssh_time(const char *s, int64_t *out);
 
+/*
+ * ssh's match_pattern: does the pattern p..pe ('*' and '?' wildcards) match
+ * all of s? Used for allowed_signers principals and known_hosts host lists.
+ */
+bool ssrc_glob(const char *p, const char *pe, const char *s);
+
 #endif
