@@ -210,6 +210,16 @@ def run(tmp):
         docs = [d for d in manifest.split("\n---\n") if d.strip()]
         check(out.count("serverside-applied") == len(docs),
               f"every object of {env} applied ({len(docs)})", out)
+        # The simulator moves status along after the apply; diff once it has settled, or the
+        # live and merged reads can straddle a status update (as on a real cluster).
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            rc, out, err = c.kubectl("get", "deployments", "-n", f"shop-{env}", "-o", "json")
+            items = json.loads(out).get("items", []) if rc == 0 else []
+            if items and all(d.get("status", {}).get("availableReplicas", 0)
+                             == d["spec"].get("replicas", 1) for d in items):
+                break
+            time.sleep(0.1)
         rc, out, err = c.kubectl("diff", "--server-side", "-f", "-", stdin=manifest)
         check(rc == 0 and out == "", f"diff --server-side {env}: no changes", out + err)
 
