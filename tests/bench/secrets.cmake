@@ -3,9 +3,8 @@
 if(TARGET sluice_secrets)
   add_executable(bench_unseal ${CMAKE_CURRENT_SOURCE_DIR}/secrets/bench_unseal.c)
   target_link_libraries(bench_unseal PRIVATE sluice_secrets)
-  if(CMAKE_BUILD_TYPE MATCHES "Rel" AND NOT SLUICE_SANITIZE AND NOT SLUICE_FUZZ)
-    target_compile_definitions(bench_unseal PRIVATE SLUICE_BENCH_BUDGET_MS=100)
-  endif()
+  # It prints the figures; timings are never a pass/fail verdict here. Build
+  # it with -DSLUICE_BENCH_BUDGET_MS=100 to make it fail above a budget by hand.
   add_test(NAME bench_unseal COMMAND bench_unseal 1000 200)
   set_tests_properties(bench_unseal PROPERTIES LABELS bench)
 endif()

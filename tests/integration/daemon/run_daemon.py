@@ -371,7 +371,7 @@ environments:
     except subprocess.TimeoutExpired:
         rc = None
     took = time.monotonic() - t
-    check(rc == 1 and 2.5 < took < 6, "stop timeout: exit 1 after %.1fs (rc=%s)" % (took, rc))
+    check(rc == 1 and 2.5 < took < 30, "stop timeout: exit 1 after %.1fs (rc=%s)" % (took, rc))
     check("stop timeout" in open(log2).read(), "stop timeout logged")
 
     notify.stop = True
