@@ -877,8 +877,8 @@ static bool prune_one(struct run *r, const struct sl_action *a)
  * Wait until every desired object is Current. live0 (may be NULL) is a LIST result taken
  * just before, used for the first look so that an unchanged environment costs nothing.
  */
-static int wait_health(struct run *r, const struct sl_objlist *objs, const struct sl_plan *plan,
-                       bool use_plan_live, struct sl_error *err)
+static int wait_health_rounds(struct run *r, const struct sl_plan *plan, bool use_plan_live,
+                              bool *done, struct sl_error *err)
 {
     int64_t timeout = r->env->health_timeout_ms > 0 ? r->env->health_timeout_ms : 300000;
     int64_t start = now_ms(), last_check = start;
@@ -898,9 +898,25 @@ static int wait_health(struct run *r, const struct sl_objlist *objs, const struc
             for (i = 0; i < plan->n; i++)
                 if (plan->items[i].live != NULL)
                     json_array_append(live, plan->items[i].live);
-        } else if (list_live(r, objs, &none, &live, err) != 0) {
-            json_decref(idx);
-            return -1;
+        } else {
+            /*
+             * Only the kinds of objects not yet Current are listed again: once
+             * ConfigMaps and Services are Current, a look at a slow Deployment
+             * costs one LIST instead of one per kind.
+             */
+            struct sl_objlist pending = SL_OBJLIST_INIT;
+            int lrc = 0;
+            for (i = 0; i < plan->n && lrc == 0; i++)
+                if (plan->items[i].desired != NULL && !done[i])
+                    lrc = sl_objlist_add(&pending, json_incref(plan->items[i].desired), NULL, 0,
+                                         err);
+            if (lrc == 0)
+                lrc = list_live(r, &pending, &none, &live, err);
+            sl_objlist_release(&pending);
+            if (lrc != 0) {
+                json_decref(idx);
+                return -1;
+            }
         }
         json_array_foreach(live, j, e)
         {
@@ -917,7 +933,7 @@ static int wait_health(struct run *r, const struct sl_objlist *objs, const struc
             char key[768];
             const json_t *l;
             enum sl_health h;
-            if (a->desired == NULL)
+            if (a->desired == NULL || done[i])
                 continue;
             snprintf(key, sizeof(key), "%s_%s_%s_%s", a->ref.ns, a->ref.name, a->ref.group,
                      a->ref.kind);
@@ -939,6 +955,8 @@ static int wait_health(struct run *r, const struct sl_objlist *objs, const struc
                         ro->detail[0] = '\0'; /* an earlier round's health message */
                 }
             }
+            if (h == SL_HEALTH_CURRENT)
+                done[i] = true;
             if (h != SL_HEALTH_CURRENT && (worst_h == SL_HEALTH_CURRENT || h == SL_HEALTH_FAILED)) {
                 if (worst_h != SL_HEALTH_FAILED) {
                     worst_h = h;
@@ -982,9 +1000,30 @@ static int wait_health(struct run *r, const struct sl_objlist *objs, const struc
         }
         if (round == 0 || round % 5 == 0)
             progress(r, SL_PHASE_HEALTH, NULL, worst);
-        /* look again soon at first (most rollouts are quick), then every poll interval */
-        sleep_ms(r, round < 4 && (100 << round) < poll ? 100 << round : poll);
+        /*
+         * Look again soon at first (most rollouts are quick: 50, 100, 200, 400,
+         * 800 ms; a look is one LIST per kind), then every poll interval.
+         */
+        sleep_ms(r, round < 5 && (50 << round) < poll ? 50 << round : poll);
     }
+}
+
+/*
+ * Wait until every desired object is Current (an object that was Current once
+ * is not looked at again in this wait).
+ */
+static int wait_health(struct run *r, const struct sl_objlist *objs, const struct sl_plan *plan,
+                       bool use_plan_live, struct sl_error *err)
+{
+    bool *done = calloc(plan->n == 0 ? 1 : plan->n, sizeof(*done));
+    int rc;
+
+    (void)objs; /* the plan's desired objects are the same set */
+    if (done == NULL)
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
+    rc = wait_health_rounds(r, plan, use_plan_live, done, err);
+    free(done);
+    return rc;
 }
 
 /* ---- one revision ---- */
