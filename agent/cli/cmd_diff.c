@@ -276,16 +276,29 @@ static int diff_one(const struct sl_rc_session *s, const struct sl_action *a, bo
         before = json_deep_copy(a->live);
     if (a->desired != NULL) {
         struct sl_error derr = SL_ERROR_INIT;
+        bool immutable = false;
         if (s->cluster.ops->apply(s->cluster.ctx, a->desired, true, s->opts.force_conflicts, &after,
-                                  NULL, &derr) != 0) {
-            if (a->type != SL_ACT_CREATE || derr.code != SL_ENOTFOUND) {
+                                  &immutable, &derr) != 0) {
+            if (immutable) {
+                /*
+                 * The server refuses the change in place: still show it, with what
+                 * applying it takes, instead of failing the whole diff.
+                 */
+                if (sl_buf_printf(out, err,
+                                  "# %s changes an immutable field: a reconcile re-creates it "
+                                  "only when annotated sluice.dev/force: enabled\n",
+                                  name) != 0)
+                    goto done;
+                after = json_deep_copy(a->desired);
+            } else if (a->type != SL_ACT_CREATE || derr.code != SL_ENOTFOUND) {
                 char id[320];
                 sl_object_id(a->desired, id, sizeof(id));
                 sl_error_set(err, derr.code, "dry run of %s: %s", id, derr.msg);
                 goto done;
+            } else {
+                /* its Namespace or CRD does not exist yet: show the desired object */
+                after = json_deep_copy(a->desired);
             }
-            /* its Namespace or CRD does not exist yet: show the desired object */
-            after = json_deep_copy(a->desired);
         }
     }
     if (before != NULL)
