@@ -49,6 +49,7 @@ int sl_cmd_status(int argc, char **argv)
     const char *config = NULL;
     json_t *jout = NULL;
     struct sl_table t;
+    struct sl_buf notes = SL_BUF_INIT(1 << 20);
     bool failed = false;
     int c;
 
@@ -117,14 +118,21 @@ int sl_cmd_status(int argc, char **argv)
                                  state,
                                  when};
             sl_table_add(&t, row);
+            /* Why it failed, or what did not block it (policy findings), under the table. */
+            if (st->last_message != NULL)
+                sl_buf_printf(&notes, NULL, "%s: %s\n", env, st->last_message);
         }
         sl_control_release(&ctl);
         sl_state_free(st);
     }
     if (fmt == SL_OUT_JSON)
         sl_cli_print_json(jout);
-    else
+    else {
         sl_table_print(&t, stdout);
+        if (notes.len > 0)
+            printf("\n%s", notes.ptr);
+    }
+    sl_buf_release(&notes);
     sl_table_release(&t);
     json_decref(jout);
     sl_config_free(cfg);

@@ -1571,7 +1571,17 @@ int sl_reconcile_env(const struct sl_config *cfg, const struct sl_env_config *en
             r.st->last_good_time = time(NULL);
             add_history(&r, target, SL_RESULT_HEALTHY, false, started, now_ms() - t0, NULL);
         }
-        finish_last(&r, res->drift_reported_only ? "drift reported, not corrected" : NULL);
+        {
+            char found[sizeof(res->message)] = "";
+            if (r.ds->findings != NULL)
+                r.ds->findings(r.ds->ctx, env, target, found, sizeof(found));
+            if (found[0] != '\0')
+                msgf(res->message, sizeof(res->message), "%s%s%s",
+                     res->drift_reported_only ? "drift reported, not corrected; " : "", found, "");
+            else if (res->drift_reported_only)
+                msgf(res->message, sizeof(res->message), "drift reported, not corrected");
+            finish_last(&r, res->message[0] != '\0' ? res->message : NULL);
+        }
     } else if (aerr.code == SL_ECANCELED) {
         res->result = SL_RESULT_FAILED;
         msgf(res->message, sizeof(res->message), "%s", aerr.msg);

@@ -84,6 +84,13 @@ struct sl_desired {
     void (*refresh)(void *ctx);
     /* Release a rendered list (wiping secret values); NULL: sl_objlist_release. */
     void (*release)(void *ctx, struct sl_objlist *objs);
+    /*
+     * Optional: one line on the findings that did not block revision (warn-mode
+     * or non-blocking policy violations, exceptions), "" when none. Kept as the
+     * healthy result's message so `sluice status` shows it.
+     */
+    void (*findings)(void *ctx, const struct sl_env_config *env, const char *revision, char *out,
+                     size_t outlen);
     void *ctx;
 };
 

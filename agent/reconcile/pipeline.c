@@ -25,6 +25,7 @@ struct sl_pipeline {
     bool counted;
     struct sl_pipeline_violation violations[SL_PIPELINE_MAX_RULES];
     size_t nviolations;
+    size_t nexcepted;
 };
 
 static int cancel_requested(void *arg)
@@ -149,12 +150,15 @@ static void report_findings(struct sl_pipeline *p, const struct sl_env_config *e
 
     if (current) {
         p->nviolations = 0;
+        p->nexcepted = 0;
         p->counted = true;
     }
     for (size_t i = 0; i < rep->n; i++) {
         const struct sl_policy_finding *f = &rep->items[i];
 
         if (f->excepted) {
+            if (current)
+                p->nexcepted++;
             sl_log_info("policy exception", "env", env->name, "rule", f->rule, "object", f->object,
                         "origin", f->origin, "reason", f->reason);
             continue;
@@ -252,6 +256,33 @@ void sl_pipeline_repoll(struct sl_pipeline *p)
     p->polled = false;
 }
 
+static void pl_findings(void *ctx, const struct sl_env_config *env, const char *revision, char *out,
+                        size_t outlen)
+{
+    struct sl_pipeline *p = ctx;
+    size_t off = 0, total = 0;
+
+    out[0] = '\0';
+    if (!p->counted || strcmp(p->resolved_env, env->name) != 0 ||
+        strcmp(p->resolved_rev, revision) != 0 || (p->nviolations == 0 && p->nexcepted == 0))
+        return;
+    for (size_t i = 0; i < p->nviolations; i++)
+        total += p->violations[i].count;
+    if (total > 0) {
+        int n = snprintf(out, outlen, "policy (%s): %zu violation%s not blocking:",
+                         sl_policy_mode_name(env->policy), total, total == 1 ? "" : "s");
+        off = n > 0 && (size_t)n < outlen ? (size_t)n : outlen - 1;
+        for (size_t i = 0; i < p->nviolations && off + 1 < outlen; i++) {
+            n = snprintf(out + off, outlen - off, " %s x%u", p->violations[i].rule,
+                         p->violations[i].count);
+            off += n > 0 && (size_t)n < outlen - off ? (size_t)n : outlen - off - 1;
+        }
+    }
+    if (p->nexcepted > 0 && off + 1 < outlen)
+        snprintf(out + off, outlen - off, "%s%zu policy exception%s (see the log)",
+                 off > 0 ? "; " : "", p->nexcepted, p->nexcepted == 1 ? "" : "s");
+}
+
 static void pl_refresh(void *ctx)
 {
     sl_pipeline_repoll(ctx);
@@ -263,5 +294,6 @@ void sl_pipeline_desired(struct sl_pipeline *p, struct sl_desired *d)
     d->refresh = pl_refresh;
     d->render = pl_render;
     d->release = pl_release;
+    d->findings = pl_findings;
     d->ctx = p;
 }

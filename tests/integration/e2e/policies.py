@@ -181,6 +181,11 @@ def run(h):
           r.tail(8), group=REPORTING)
     check(any(EXC_RULE in l and REASON in l for l in r.both.splitlines()),
           "reconcile dev lists the exception with its reason", r.tail(8), group=REPORTING)
+    r = h.sluice("status-dev-warn", "status")
+    check(any(l.startswith("dev: policy (warn)") and RULE in l and "exception" in l
+              for l in r.out.splitlines()),
+          "status shows dev's warn-mode violations by rule and its exceptions", r.tail(8),
+          group=REPORTING)
 
     # ---- the daemon: same decisions, in its log line and metrics ----
     h.write_config(config + "http:\n  listen: 127.0.0.1:0\n")
