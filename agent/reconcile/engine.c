@@ -1576,8 +1576,8 @@ int sl_reconcile_env(const struct sl_config *cfg, const struct sl_env_config *en
             if (r.ds->findings != NULL)
                 r.ds->findings(r.ds->ctx, env, target, found, sizeof(found));
             if (found[0] != '\0')
-                msgf(res->message, sizeof(res->message), "%s%s%s",
-                     res->drift_reported_only ? "drift reported, not corrected; " : "", found, "");
+                msgf(res->message, sizeof(res->message), "%s%s",
+                     res->drift_reported_only ? "drift reported, not corrected; " : "", found);
             else if (res->drift_reported_only)
                 msgf(res->message, sizeof(res->message), "drift reported, not corrected");
             finish_last(&r, res->message[0] != '\0' ? res->message : NULL);
