@@ -13,10 +13,8 @@
 #include "plan.h"
 #include "session.h"
 
-#ifdef SLUICE_HAVE_PIPELINE
 #include "render.h"
 #include "secrets.h"
-#endif
 
 const char sl_usage_diff[] =
         "Usage: sluice diff [ENV] [--no-fetch] [--config FILE] [-o text|json]\n\n"
@@ -101,7 +99,6 @@ static int to_text(const json_t *o, struct sl_buf *out, struct sl_error *err)
 {
     if (o == NULL)
         return 0;
-#ifdef SLUICE_HAVE_PIPELINE
     {
         struct sl_objlist l = SL_OBJLIST_INIT;
         int rc;
@@ -111,17 +108,6 @@ static int to_text(const json_t *o, struct sl_buf *out, struct sl_error *err)
         sl_objlist_release(&l);
         return rc;
     }
-#else
-    {
-        char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-        int rc;
-        if (s == NULL)
-            return sl_error_set(err, SL_ENOMEM, "out of memory");
-        rc = sl_buf_printf(out, err, "%s\n", s);
-        free(s);
-        return rc;
-    }
-#endif
 }
 
 struct lines {
@@ -334,9 +320,7 @@ done:
 
 static void release_objs(struct sl_objlist *objs)
 {
-#ifdef SLUICE_HAVE_PIPELINE
     sl_objlist_wipe_secrets(objs);
-#endif
     sl_objlist_release(objs);
 }
 

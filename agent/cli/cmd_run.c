@@ -11,11 +11,8 @@
 #include "log.h"
 #include "version.h"
 
-#if defined(SLUICE_HAVE_PIPELINE) && defined(SLUICE_HAVE_KUBE)
-#define SLUICE_RUN_LIVE 1
 #include "pipeline.h"
 #include "session.h"
-#endif
 
 const char sl_usage_run[] =
         "Usage: sluice run [--config FILE]\n\n"
@@ -37,7 +34,6 @@ const char sl_usage_run[] =
         "Exit status: 0 after a clean stop, 1 on a startup error or a stop timeout,\n"
         "2 usage error.\n";
 
-#ifdef SLUICE_RUN_LIVE
 /*
  * The real pipeline behind the daemon's seam: one reconcile session (kube
  * client, git cache, renderer) per configuration, used only from the
@@ -158,7 +154,6 @@ static int live_reconcile(void *arg, struct sl_daemon_ctx *ctx, const struct sl_
     sl_rc_result_release(&r);
     return rc;
 }
-#endif
 
 int sl_cmd_run(int argc, char **argv)
 {
@@ -166,10 +161,8 @@ int sl_cmd_run(int argc, char **argv)
                                          {"fake-reconcile", required_argument, NULL, 'F'},
                                          {NULL, 0, NULL, 0}};
     struct sl_daemon_opts o = {0};
-#ifdef SLUICE_RUN_LIVE
     struct live live;
     memset(&live, 0, sizeof(live));
-#endif
     struct sl_diags diags = SL_DIAGS_INIT;
     struct sl_error err = SL_ERROR_INIT;
     const char *config = NULL;
@@ -193,19 +186,10 @@ int sl_cmd_run(int argc, char **argv)
         o.reconcile = sl_fake_reconcile;
         o.reconcile_arg = fake;
     }
-#ifdef SLUICE_RUN_LIVE
     if (o.reconcile == NULL) {
         o.reconcile = live_reconcile;
         o.reconcile_arg = &live;
         o.retire = live_retire;
-    }
-#endif
-    /* A build without the pipeline or the kube client cannot reconcile: say so. */
-    if (o.reconcile == NULL) {
-        sl_error_set(&err, SL_EUNSUPPORTED,
-                     "run: this build lacks the reconcile pipeline or the Kubernetes client; "
-                     "not supported");
-        return sl_cli_fail(&err);
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         sl_error_set(&err, SL_EGENERIC, "curl_global_init failed");

@@ -1,7 +1,6 @@
 /*
  * The real struct sl_desired: git source -> tree of the commit -> render ->
- * unseal -> policy. Built only when the source, render, secrets and policy
- * stages exist (SLUICE_HAVE_PIPELINE).
+ * unseal -> policy.
  *
  * The source is polled once per pipeline (the first resolve); resolutions are
  * recorded with sl_pipeline_finish(). A policy denial in enforce mode is an

@@ -653,7 +653,7 @@ static bool namespace_prunable(const char *ns, const struct sl_plan *plan, const
         if (!sl_owned_by(e, opts->agent, opts->env) || json_object_get(live_idx, key) == NULL ||
             (keep != NULL && strcmp(keep, "disabled") == 0)) {
             sl_object_id(e, id, sizeof(id));
-            snprintf(why, whylen, "namespace holds %s, not pruned by sluice", id);
+            snprintf(why, whylen, "namespace holds %.200s, not pruned by sluice", id);
             return false;
         }
     }

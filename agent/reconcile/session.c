@@ -6,13 +6,9 @@
 
 #include "diag.h"
 
-#ifdef SLUICE_HAVE_KUBE
 #include "cluster_kube.h"
 #include "kube.h"
-#endif
-#ifdef SLUICE_HAVE_PIPELINE
 #include "pipeline.h"
-#endif
 
 int sl_rc_load_config(struct sl_config **out, const char *config_path, struct sl_error *err)
 {
@@ -49,12 +45,8 @@ int sl_rc_session_open_config(struct sl_rc_session *s, const struct sl_config *c
 
 void sl_rc_session_new_round(struct sl_rc_session *s)
 {
-#ifdef SLUICE_HAVE_PIPELINE
     if (s->pipeline != NULL)
         sl_pipeline_repoll(s->pipeline);
-#else
-    (void)s;
-#endif
 }
 
 static int open_rest(struct sl_rc_session *s, unsigned flags, const volatile sig_atomic_t *cancel,
@@ -67,7 +59,6 @@ static int open_rest(struct sl_rc_session *s, unsigned flags, const volatile sig
     s->opts.settle_timeout_ms = 60000;
     s->opts.cancel = cancel;
     if (flags & SL_SESSION_CLUSTER) {
-#ifdef SLUICE_HAVE_KUBE
         struct sl_kube_options ko;
         memset(&ko, 0, sizeof(ko));
         ko.in_cluster = s->cfg->cluster.in_cluster;
@@ -83,24 +74,12 @@ static int open_rest(struct sl_rc_session *s, unsigned flags, const volatile sig
             goto fail;
         }
         sl_cluster_from_kube(&s->cluster, s->kube);
-#else
-        sl_error_set(err, SL_EUNSUPPORTED,
-                     "this build has no Kubernetes client (agent/kube): cannot reach a cluster");
-        goto fail;
-#endif
     }
     if (flags & SL_SESSION_SOURCE) {
-#ifdef SLUICE_HAVE_PIPELINE
         struct sl_pipeline_opts po = {(flags & SL_SESSION_NO_POLL) != 0, false, cancel};
         if (sl_pipeline_open(s->cfg, &po, &s->pipeline, err) != 0)
             goto fail;
         sl_pipeline_desired(s->pipeline, &s->desired);
-#else
-        sl_error_set(err, SL_EUNSUPPORTED,
-                     "this build lacks a pipeline stage (source, render, secrets or policy): "
-                     "cannot render environments");
-        goto fail;
-#endif
     }
     return 0;
 fail:
@@ -110,24 +89,15 @@ fail:
 
 int sl_rc_session_finish(struct sl_rc_session *s, struct sl_error *err)
 {
-#ifdef SLUICE_HAVE_PIPELINE
     if (s->pipeline != NULL)
         return sl_pipeline_finish(s->pipeline, err);
-#else
-    (void)s;
-    (void)err;
-#endif
     return 0;
 }
 
 void sl_rc_session_close(struct sl_rc_session *s)
 {
-#ifdef SLUICE_HAVE_PIPELINE
     sl_pipeline_free(s->pipeline);
-#endif
-#ifdef SLUICE_HAVE_KUBE
     sl_kube_cluster_free(s->kube);
-#endif
     if (!s->borrowed_cfg)
         sl_config_free(s->cfg);
     memset(s, 0, sizeof(*s));

@@ -1,9 +1,7 @@
 /*
  * What the reconcile-related CLI verbs share: the configuration, the kube client
  * wrapped as struct sl_cluster, the source/render pipeline wrapped as struct
- * sl_desired, and the engine options derived from the configuration. A build
- * without the kube client or the pipeline stages fails here with SL_EUNSUPPORTED
- * naming what is missing (never a silent no-op).
+ * sl_desired, and the engine options derived from the configuration.
  */
 #ifndef SL_RECONCILE_SESSION_H
 #define SL_RECONCILE_SESSION_H
