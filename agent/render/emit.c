@@ -288,57 +288,6 @@ static void analyze(const char *str, size_t len, struct analysis *a)
 
 /* ---------- go-yaml v2 resolve(): would this plain string read back as non-string? ---------- */
 
-static bool v2_int(const char *in)
-{
-    char s[80];
-    size_t j = 0;
-    const char *p;
-    int base = 10;
-    for (const char *q = in; *q; q++) {
-        if (*q == '_')
-            continue;
-        if (j + 1 >= sizeof(s))
-            return false;
-        s[j++] = *q;
-    }
-    s[j] = '\0';
-    p = s;
-    if (*p == '+' || *p == '-')
-        p++;
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-        base = 16;
-        p += 2;
-    } else if (p[0] == '0' && (p[1] == 'o' || p[1] == 'O')) {
-        base = 8;
-        p += 2;
-    } else if (p[0] == '0' && (p[1] == 'b' || p[1] == 'B')) {
-        base = 2;
-        p += 2;
-    } else if (p[0] == '0' && p[1] != '\0') {
-        base = 8;
-        p++;
-    }
-    if (*p == '\0')
-        return false;
-    size_t digits = 0;
-    for (; *p; p++) {
-        int d;
-        if (*p >= '0' && *p <= '9')
-            d = *p - '0';
-        else if (*p >= 'a' && *p <= 'f')
-            d = *p - 'a' + 10;
-        else if (*p >= 'A' && *p <= 'F')
-            d = *p - 'A' + 10;
-        else
-            return false;
-        if (d >= base)
-            return false;
-        digits++;
-    }
-    (void)digits; /* out-of-range integers fall back to float, still non-string */
-    return true;
-}
-
 static bool v2_float(const char *in)
 {
     char s[128];
@@ -443,7 +392,7 @@ static bool v2_resolves_non_string(const char *s)
     if ((c >= '0' && c <= '9') || c == '+' || c == '-') {
         if (v2_timestamp(s))
             return true;
-        if (v2_int(s))
+        if (rl_go_int(s, NULL) != RL_INT_NO)
             return true;
         if (v2_float(s))
             return true;

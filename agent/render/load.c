@@ -46,21 +46,27 @@ static int bool_plain(const char *v, bool yaml11)
     return -1;
 }
 
-/* Go strconv.ParseInt(s, 0, 64) after removing underscores. */
-static bool go_parse_int(const char *in, json_int_t *out)
+/*
+ * Go strconv.ParseInt(s, 0, 64) after removing underscores: RL_INT_OK with
+ * *out set (out may be NULL), RL_INT_RANGE when it is an integer literal that
+ * does not fit in 64 bits (go-yaml then reads it as a float: still not a
+ * string), RL_INT_NO otherwise. The loader and the emitter share it, so what
+ * is read as a number and what is quoted on output agree.
+ */
+int rl_go_int(const char *in, json_int_t *out)
 {
-    char s[72];
+    char s[128];
     size_t j = 0;
     const char *p;
     int base = 10;
-    bool neg = false;
+    bool neg = false, range = false;
     unsigned long long v = 0;
 
     for (const char *q = in; *q; q++) {
         if (*q == '_')
             continue;
         if (j + 1 >= sizeof(s))
-            return false;
+            return RL_INT_NO;
         s[j++] = *q;
     }
     s[j] = '\0';
@@ -81,7 +87,7 @@ static bool go_parse_int(const char *in, json_int_t *out)
         p += 1;
     }
     if (*p == '\0')
-        return false;
+        return RL_INT_NO;
     for (; *p; p++) {
         int d;
         if (*p >= '0' && *p <= '9')
@@ -91,19 +97,20 @@ static bool go_parse_int(const char *in, json_int_t *out)
         else if (*p >= 'A' && *p <= 'F')
             d = *p - 'A' + 10;
         else
-            return false;
+            return RL_INT_NO;
         if (d >= base)
-            return false;
+            return RL_INT_NO;
         if (v > (0xFFFFFFFFFFFFFFFFULL - (unsigned)d) / (unsigned)base)
-            return false;
-        v = v * (unsigned)base + (unsigned)d;
+            range = true;
+        else
+            v = v * (unsigned)base + (unsigned)d;
     }
-    if (!neg && v > (unsigned long long)INT64_MAX)
-        return false;
-    if (neg && v > (unsigned long long)INT64_MAX + 1ULL)
-        return false;
-    *out = neg ? (json_int_t)(0 - v) : (json_int_t)v;
-    return true;
+    if (range || (!neg && v > (unsigned long long)INT64_MAX) ||
+        (neg && v > (unsigned long long)INT64_MAX + 1ULL))
+        return RL_INT_RANGE;
+    if (out != NULL)
+        *out = neg ? (json_int_t)(0 - v) : (json_int_t)v;
+    return RL_INT_OK;
 }
 
 /* ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$ */
@@ -236,7 +243,7 @@ static json_t *resolve_plain(const char *v, size_t len, bool yaml11)
             return t;
     }
     if (strchr("+-.0123456789", v[0]) != NULL && v[0] != '\0') {
-        if (go_parse_int(v, &iv))
+        if (rl_go_int(v, &iv) == RL_INT_OK)
             return json_integer(iv);
         char tmp[128];
         size_t j = 0;

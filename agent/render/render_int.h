@@ -119,6 +119,9 @@ static inline json_t *unconst(const json_t *v)
 /* Parse YAML bytes to JSON documents the way kustomize reads resources (yaml.v3 resolution). */
 json_t *rl_yaml_to_json(const struct sl_ynode *n, bool yaml11, const char *name,
                         struct sl_error *err);
+enum { RL_INT_NO, RL_INT_OK, RL_INT_RANGE };
+int rl_go_int(const char *in, json_int_t *out);
+
 int rl_load_docs(struct render_ctx *c, const char *path, const char *data, size_t len, bool lenient,
                  struct sl_ystream **out);
 int rl_read_file(struct render_ctx *c, const char *path, struct sl_buf *out);

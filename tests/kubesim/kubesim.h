@@ -186,4 +186,7 @@ json_t *ks_table(const struct ks_resource *r, const json_t *items, const json_t 
 void ks_handle_discovery(struct ks_state *st, struct ks_request *rq, struct ks_reply *out,
                          bool *handled);
 
+/* Standard base64 of n bytes (malloc'ed, NUL-terminated; NULL when out of memory). */
+char *ks_base64(const void *data, size_t n);
+
 #endif

@@ -66,30 +66,6 @@ static char *read_file_str(const char *path)
     return sl_buf_detach(&b, NULL);
 }
 
-static const char b64c[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *base64(const char *s, size_t n)
-{
-    size_t outlen = 4 * ((n + 2) / 3) + 1;
-    char *out = malloc(outlen);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)(unsigned char)s[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)(unsigned char)s[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)s[i + 2];
-        out[o++] = b64c[(v >> 18) & 63];
-        out[o++] = b64c[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? b64c[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? b64c[v & 63] : '=';
-    }
-    out[o] = 0;
-    return out;
-}
-
 static int write_atomic(const char *path, const char *data)
 {
     char tmp[4096];
@@ -857,7 +833,7 @@ static int write_kubeconfig(struct server *srv, const char *path, const char *ur
         ca = read_file_str(o->ca_out ? o->ca_out : o->tls_cert);
         if (!ca)
             goto out;
-        ca64 = base64(ca, strlen(ca));
+        ca64 = ks_base64(ca, strlen(ca));
         sl_buf_printf(&b, &err, "    certificate-authority-data: %s\n", ca64);
     }
     sl_buf_printf(&b, &err,
@@ -869,8 +845,8 @@ static int write_kubeconfig(struct server *srv, const char *path, const char *ur
         ckey = read_file_str(o->kc_client_key);
         if (!ccert || !ckey)
             goto out;
-        cc64 = base64(ccert, strlen(ccert));
-        ck64 = base64(ckey, strlen(ckey));
+        cc64 = ks_base64(ccert, strlen(ccert));
+        ck64 = ks_base64(ckey, strlen(ckey));
         sl_buf_printf(&b, &err, "    client-certificate-data: %s\n    client-key-data: %s\n", cc64,
                       ck64);
     } else if (o->token) {

@@ -73,28 +73,6 @@ static json_t *pb_string(const struct pb *s)
     return json_stringn((const char *)s->p, (size_t)(s->end - s->p));
 }
 
-static char *b64enc(const unsigned char *s, size_t n)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)s[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)s[i + 1] << 8;
-        if (i + 2 < n)
-            v |= s[i + 2];
-        out[o++] = t[(v >> 18) & 63];
-        out[o++] = t[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? t[v & 63] : '=';
-    }
-    out[o] = 0;
-    return out;
-}
-
 /* map<string,string> (or bytes, base64-encoded, as JSON has it) entry into obj. */
 static int pb_map_entry(struct pb *e, json_t *obj, bool bytes)
 {
@@ -114,7 +92,7 @@ static int pb_map_entry(struct pb *e, json_t *obj, bool bytes)
         } else if (f == 2) {
             json_decref(v);
             if (bytes) {
-                char *enc = b64enc(sub.p, (size_t)(sub.end - sub.p));
+                char *enc = ks_base64(sub.p, (size_t)(sub.end - sub.p));
                 v = enc ? json_string(enc) : NULL;
                 free(enc);
             } else {

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "kubesim.h"
 
 static void set_default(json_t *obj, const char *k, json_t *v)
@@ -59,27 +61,13 @@ static void default_podspec(json_t *ps)
     }
 }
 
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *b64(const char *s, size_t n)
+char *ks_base64(const void *data, size_t n)
 {
-    size_t outlen = 4 * ((n + 2) / 3) + 1;
-    char *out = malloc(outlen);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned char)s[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned char)s[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)s[i + 2];
-        out[o++] = b64chars[(v >> 18) & 63];
-        out[o++] = b64chars[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? b64chars[v & 63] : '=';
-    }
-    out[o] = 0;
+    size_t len = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+    char *out = malloc(len);
+
+    if (out != NULL)
+        sodium_bin2base64(out, len, data, n, sodium_base64_VARIANT_ORIGINAL);
     return out;
 }
 
@@ -140,7 +128,7 @@ void ks_default_object(struct ks_state *st, const struct ks_resource *r, json_t 
             json_object_foreach(sd, key, v)
             {
                 const char *s = json_string_value(v);
-                char *e = s ? b64(s, strlen(s)) : NULL;
+                char *e = s ? ks_base64(s, strlen(s)) : NULL;
                 if (e)
                     json_object_set_new(data, key, json_string(e));
                 free(e);

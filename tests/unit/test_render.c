@@ -283,10 +283,34 @@ static void test_errors_name_files(void **state)
     sl_tree_free(t);
 }
 
+/* One integer reader for the loader and the emitter (Go's ParseInt(s, 0, 64)). */
+static void test_go_int(void **state)
+{
+    json_int_t v = 0;
+
+    (void)state;
+    assert_int_equal(rl_go_int("0x1F", &v), RL_INT_OK);
+    assert_int_equal(v, 31);
+    assert_int_equal(rl_go_int("0o17", &v), RL_INT_OK);
+    assert_int_equal(v, 15);
+    assert_int_equal(rl_go_int("017", &v), RL_INT_OK);
+    assert_int_equal(v, 15);
+    assert_int_equal(rl_go_int("-1_000", &v), RL_INT_OK);
+    assert_int_equal(v, -1000);
+    assert_int_equal(rl_go_int("-9223372036854775808", &v), RL_INT_OK);
+    assert_int_equal(rl_go_int("9223372036854775808", &v), RL_INT_RANGE);
+    assert_int_equal(rl_go_int("123456789012345678901234567890", NULL), RL_INT_RANGE);
+    assert_int_equal(rl_go_int("08", NULL), RL_INT_NO);
+    assert_int_equal(rl_go_int("0x", NULL), RL_INT_NO);
+    assert_int_equal(rl_go_int("1.5", NULL), RL_INT_NO);
+    assert_int_equal(rl_go_int("v1", NULL), RL_INT_NO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_emit_styles),
+            cmocka_unit_test(test_go_int),
             cmocka_unit_test(test_emit_key_order_and_folding),
             cmocka_unit_test(test_go_json_marshal),
             cmocka_unit_test(test_smp),
