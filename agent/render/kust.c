@@ -284,7 +284,12 @@ static int load_one_doc(void *ctx, const struct sl_ydoc *doc, struct sl_error *e
     (void)err;
     if (root == NULL || (root->type == SL_Y_SCALAR && sl_yscalar_is_null(root)))
         return 0;
-    json_t *obj = rl_yaml_to_json(root, false, lc->path, ERR(L->c));
+    /* Secret values never enter the shared table (nor Lists, which may hold Secrets). */
+    const struct sl_ynode *ykind = sl_ynode_get(root, "kind");
+    bool share = ykind == NULL || ykind->type != SL_Y_SCALAR ||
+                 (strcmp(ykind->value, "Secret") != 0 &&
+                  (ykind->len < 4 || strcmp(ykind->value + ykind->len - 4, "List") != 0));
+    json_t *obj = rl_yaml_to_json(root, false, lc->path, share ? &L->c->intern : NULL, ERR(L->c));
     if (obj == NULL)
         return -1;
     const char *kind = json_string_value(json_object_get(obj, "kind"));
@@ -650,7 +655,9 @@ static int copy_string_map(struct layer *L, json_t *dst, const json_t *src, cons
         const char *s = NULL;
         if (scalar_string(L, v, what, buf, sizeof(buf), &s) != 0)
             return -1;
-        if (json_object_set_new(dst, k, json_string(s)) != 0)
+        /* a string value is shared (no scalar is changed in place), others become strings */
+        if ((json_is_string(v) ? json_object_set(dst, k, unconst(v))
+                               : json_object_set_new(dst, k, json_string(s))) != 0)
             return sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
     }
     return 0;
@@ -1541,7 +1548,7 @@ static int update_image_at(struct layer *L, json_t *container, const char *key,
     if (rule->tagSuffix && rule->tagSuffix[0])
         snprintf(tag + strlen(tag), sizeof(tag) - strlen(tag), "%s", rule->tagSuffix);
     snprintf(out, sizeof(out), "%s%s%s%s%s", name, tag[0] ? ":" : "", tag, dig[0] ? "@" : "", dig);
-    return json_object_set_new(container, key, json_string(out)) == 0
+    return json_object_set_new(container, key, rl_intern_string(&L->c->intern, out)) == 0
                    ? 0
                    : sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
 }
@@ -1844,7 +1851,7 @@ static int load_patch(struct layer *L, const char *path, const char *inline_text
     for (size_t d = 0; d < ys->ndocs; d++) {
         if (ys->docs[d].root == NULL)
             continue;
-        json_t *j = rl_yaml_to_json(ys->docs[d].root, false, pname, ERR(L->c));
+        json_t *j = rl_yaml_to_json(ys->docs[d].root, false, pname, NULL, ERR(L->c));
         if (j == NULL)
             goto done;
         if (json_is_null(j)) {
@@ -2418,8 +2425,8 @@ static int run_plugins(struct layer *L, const char *field)
         for (size_t d = 0; d < ys->ndocs && rc == 0; d++) {
             if (ys->docs[d].root == NULL)
                 continue;
-            json_t *cfg =
-                    rl_yaml_to_json(ys->docs[d].root, false, path ? path : L->kfile, ERR(L->c));
+            json_t *cfg = rl_yaml_to_json(ys->docs[d].root, false, path ? path : L->kfile, NULL,
+                                          ERR(L->c));
             if (cfg == NULL) {
                 rc = -1;
                 break;
@@ -2629,7 +2636,7 @@ static int load_kustomization(struct layer *L, const char *dir, bool component)
     if (ys->ndocs == 0 || ys->docs[0].root == NULL) {
         raw = json_object();
     } else {
-        raw = rl_yaml_to_json(ys->docs[0].root, true, L->kfile, ERR(L->c));
+        raw = rl_yaml_to_json(ys->docs[0].root, true, L->kfile, NULL, ERR(L->c));
         if (raw == NULL)
             goto done;
     }

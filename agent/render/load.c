@@ -295,6 +295,109 @@ static json_t *scalar_json(const struct sl_ynode *n, bool yaml11, const char *na
     return resolve_plain(n->value, n->len, yaml11);
 }
 
+/* Longer strings rarely repeat; hashing them would only cost time. */
+#define INTERN_MAX_LEN 128
+/* Bounds the table (8 bytes a slot) whatever the input. */
+#define INTERN_MAX_SLOTS ((size_t)1 << 20)
+
+static uint64_t intern_hash(const json_t *v)
+{
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    const unsigned char *p;
+    size_t len;
+    json_int_t i;
+
+    if (json_is_string(v)) {
+        p = (const unsigned char *)json_string_value(v);
+        len = json_string_length(v);
+    } else {
+        i = json_integer_value(v);
+        p = (const unsigned char *)&i;
+        len = sizeof(i);
+        h ^= 0xff; /* keep "8080" and 8080 apart */
+    }
+    for (size_t k = 0; k < len; k++) {
+        h ^= p[k];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static bool intern_same(const json_t *a, const json_t *b)
+{
+    if (json_is_string(a))
+        return json_is_string(b) && json_string_length(a) == json_string_length(b) &&
+               memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
+    return json_is_integer(b) && json_integer_value(a) == json_integer_value(b);
+}
+
+static int intern_grow(struct rl_intern *t)
+{
+    size_t nc = t->cap == 0 ? 1024 : t->cap * 2;
+    json_t **ns;
+
+    if (nc > INTERN_MAX_SLOTS || (ns = calloc(nc, sizeof(*ns))) == NULL)
+        return -1;
+    for (size_t i = 0; i < t->cap; i++) {
+        if (t->slots[i] == NULL)
+            continue;
+        size_t j = (size_t)intern_hash(t->slots[i]) & (nc - 1);
+        while (ns[j] != NULL)
+            j = (j + 1) & (nc - 1);
+        ns[j] = t->slots[i];
+    }
+    free(t->slots);
+    t->slots = ns;
+    t->cap = nc;
+    return 0;
+}
+
+/*
+ * Takes v (a new reference) and returns a new reference to the shared equal
+ * value, or v itself. A full table only stops the sharing, never the load.
+ */
+static json_t *intern(struct rl_intern *t, json_t *v)
+{
+    size_t j;
+
+    if (t == NULL || v == NULL ||
+        !(json_is_integer(v) || (json_is_string(v) && json_string_length(v) <= INTERN_MAX_LEN)))
+        return v;
+    if (t->cap == 0 && intern_grow(t) != 0)
+        return v;
+    j = (size_t)intern_hash(v) & (t->cap - 1);
+    for (; t->slots[j] != NULL; j = (j + 1) & (t->cap - 1)) {
+        if (intern_same(v, t->slots[j])) {
+            json_decref(v);
+            return json_incref(t->slots[j]);
+        }
+    }
+    if ((t->n + 1) * 2 > t->cap) {
+        if (intern_grow(t) != 0)
+            return v;
+        j = (size_t)intern_hash(v) & (t->cap - 1);
+        while (t->slots[j] != NULL)
+            j = (j + 1) & (t->cap - 1);
+    }
+    t->slots[j] = json_incref(v);
+    t->n++;
+    return v;
+}
+
+json_t *rl_intern_string(struct rl_intern *t, const char *s)
+{
+    return intern(t, json_string(s));
+}
+
+void rl_intern_release(struct rl_intern *t)
+{
+    for (size_t i = 0; i < t->cap; i++)
+        json_decref(t->slots[i]);
+    free(t->slots);
+    t->slots = NULL;
+    t->cap = t->n = 0;
+}
+
 static int merge_into(json_t *obj, const json_t *src)
 {
     const char *k;
@@ -308,7 +411,7 @@ static int merge_into(json_t *obj, const json_t *src)
 }
 
 json_t *rl_yaml_to_json(const struct sl_ynode *n, bool yaml11, const char *name,
-                        struct sl_error *err)
+                        struct rl_intern *in, struct sl_error *err)
 {
     bool nomem = false;
     json_t *out = NULL;
@@ -317,7 +420,7 @@ json_t *rl_yaml_to_json(const struct sl_ynode *n, bool yaml11, const char *name,
         return json_null();
     switch (n->type) {
     case SL_Y_SCALAR:
-        out = scalar_json(n, yaml11, name, err);
+        out = intern(in, scalar_json(n, yaml11, name, err));
         if (out == NULL && err != NULL && err->code == SL_OK)
             sl_error_set(err, SL_ENOMEM, "out of memory");
         return out;
@@ -327,7 +430,7 @@ json_t *rl_yaml_to_json(const struct sl_ynode *n, bool yaml11, const char *name,
             goto fail;
         }
         for (size_t i = 0; i < n->n; i++) {
-            json_t *v = rl_yaml_to_json(n->items[i], yaml11, name, err);
+            json_t *v = rl_yaml_to_json(n->items[i], yaml11, name, in, err);
             if (v == NULL || json_array_append_new(out, v) != 0)
                 goto fail;
         }
@@ -346,7 +449,7 @@ json_t *rl_yaml_to_json(const struct sl_ynode *n, bool yaml11, const char *name,
                              k->line);
                 goto fail;
             }
-            v = rl_yaml_to_json(n->items[i], yaml11, name, err);
+            v = rl_yaml_to_json(n->items[i], yaml11, name, in, err);
             if (v == NULL)
                 goto fail;
             if (k->style == SL_YS_PLAIN && strcmp(k->value, "<<") == 0 && k->tag == NULL) {

@@ -8,6 +8,42 @@
 #include "path.h"
 #include "render_int.h"
 
+/*
+ * A secret object's values are wiped in place when it is done with
+ * (sl_secret_json_wipe): give it its own copy of any string it shares with
+ * another object (replacements and vars copy values by reference).
+ */
+static int unshare_map(json_t *m)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(m, k, v)
+    {
+        if (json_is_string(v) && v->refcount > 1 &&
+            json_object_set_new(m, k, json_stringn(json_string_value(v), json_string_length(v))) !=
+                    0)
+            return -1;
+    }
+    return 0;
+}
+
+static int unshare_secret_values(json_t *obj)
+{
+    json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
+    const char *last = "kubectl.kubernetes.io/last-applied-configuration";
+    json_t *v = json_object_get(ann, last);
+
+    if (unshare_map(json_object_get(obj, "data")) != 0 ||
+        unshare_map(json_object_get(obj, "stringData")) != 0)
+        return -1;
+    if (json_is_string(v) && v->refcount > 1 &&
+        json_object_set_new(ann, last, json_stringn(json_string_value(v), json_string_length(v))) !=
+                0)
+        return -1;
+    return 0;
+}
+
 int sl_render(struct sl_tree *tree, const char *path, const struct sl_render_opts *opts,
               struct sl_objlist *out, struct sl_error *err)
 {
@@ -57,6 +93,10 @@ int sl_render(struct sl_tree *tree, const char *path, const struct sl_render_opt
         sort_legacy(ra.items, ra.n, c.sort_first, c.sort_last);
     for (size_t i = 0; i < ra.n; i++) {
         struct res *r = ra.items[i];
+        if (r->secret && unshare_secret_values(r->obj) != 0) {
+            sl_error_set(err, SL_ENOMEM, "out of memory");
+            goto done;
+        }
         if (sl_objlist_add(&tmp, r->obj, r->file, r->line, err) != 0) {
             r->obj = NULL;
             goto done;
@@ -88,6 +128,7 @@ done:
     }
     free(c.vars.items);
     regex_cache_release(&c);
+    rl_intern_release(&c.intern);
     free(c.x_nameref.items);
     free(c.x_labels.items);
     free(c.x_annotations.items);

@@ -84,6 +84,17 @@ struct rxcache {
     void *re; /* regex_t */
 };
 
+/*
+ * Identical short strings and integers read from resource files share one
+ * jansson value (refcounted; nothing in sluice changes a scalar in place).
+ * 2,000 Deployments repeat "apps/v1", "app-7" or 8080 thousands of times,
+ * and one json_t plus its copy of the bytes costs ~80 bytes each.
+ */
+struct rl_intern {
+    json_t **slots; /* open addressing; each slot holds one reference */
+    size_t cap, n;
+};
+
 struct render_ctx {
     struct sl_tree *tree;
     struct sl_render_opts opts;
@@ -101,6 +112,7 @@ struct render_ctx {
     json_t *sort_first, *sort_last; /* sortOptions.legacySortOptions */
     struct rxcache *rx;             /* compiled selector patterns, reused across objects */
     size_t nrx, caprx;
+    struct rl_intern intern; /* scalars shared by the resources of this render */
     struct sl_error *err;
 };
 
@@ -116,9 +128,15 @@ static inline json_t *unconst(const json_t *v)
 }
 
 /* ---- load.c ---- */
-/* Parse YAML bytes to JSON documents the way kustomize reads resources (yaml.v3 resolution). */
+/*
+ * Parse YAML bytes to JSON documents the way kustomize reads resources (yaml.v3 resolution).
+ * With intern (may be NULL), equal short strings and integers come back as the same value.
+ */
 json_t *rl_yaml_to_json(const struct sl_ynode *n, bool yaml11, const char *name,
-                        struct sl_error *err);
+                        struct rl_intern *intern, struct sl_error *err);
+/* A new reference to a string equal to s, shared when t already has one (NULL on OOM). */
+json_t *rl_intern_string(struct rl_intern *t, const char *s);
+void rl_intern_release(struct rl_intern *t);
 enum { RL_INT_NO, RL_INT_OK, RL_INT_RANGE };
 int rl_go_int(const char *in, json_int_t *out);
 

@@ -101,7 +101,8 @@ static json_t *clean(const json_t *v)
         }
         return a;
     }
-    return json_deep_copy(v);
+    /* Scalars are never changed in place, so the patch's own value can be shared. */
+    return json_incref(unconst(v));
 }
 
 static json_t *merge_value(struct smpctx *c, const json_t *dst, const json_t *patch,

@@ -33,7 +33,7 @@ static int load_json_docs(const char *data, size_t len, const char *name, json_t
     for (size_t i = 0; i < ys->ndocs; i++) {
         if (ys->docs[i].root == NULL)
             continue;
-        json_t *j = rl_yaml_to_json(ys->docs[i].root, false, name, err);
+        json_t *j = rl_yaml_to_json(ys->docs[i].root, false, name, NULL, err);
         if (j == NULL) {
             sl_ystream_free(ys);
             json_decref(arr);
