@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "demo_internal.h"
+#include "lazy.h"
 #include "strparse.h"
 
 const char sl_usage_demo[] =
@@ -171,6 +172,12 @@ int sl_cmd_demo(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, &old_pipe);
 
+    /* First, so that nothing is set up that cleanup would hand to libgit2. */
+    if (sl_lazy_require(SL_LAZY_GIT2, &err) != 0) {
+        failed = "locate";
+        failed_msg = err.msg;
+        goto report;
+    }
     if (sl_demo_locate(&d, &err) != 0) {
         failed = "locate";
         failed_msg = err.msg;

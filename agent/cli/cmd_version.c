@@ -7,6 +7,7 @@
 #include <yaml.h>
 
 #include "cli.h"
+#include "lazy.h"
 #include "version.h"
 
 const char sl_usage_version[] =
@@ -21,6 +22,7 @@ int sl_cmd_version(int argc, char **argv)
     static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                          {NULL, 0, NULL, 0}};
     enum sl_output out = SL_OUT_TEXT;
+    struct sl_error err = SL_ERROR_INIT;
     char git2[32];
     int c, major, minor, rev;
 
@@ -35,6 +37,10 @@ int sl_cmd_version(int argc, char **argv)
     }
     if (optind < argc)
         return sl_cli_usage_error("version", "unexpected argument \"%s\"", argv[optind]);
+    /* The versions come from the libraries themselves, so all three are loaded. */
+    if (sl_lazy_require(SL_LAZY_GIT2, &err) != 0 || sl_lazy_require(SL_LAZY_CURL, &err) != 0 ||
+        sl_lazy_require(SL_LAZY_MHD, &err) != 0)
+        return sl_cli_fail(&err);
     git_libgit2_version(&major, &minor, &rev);
     snprintf(git2, sizeof(git2), "%d.%d.%d", major, minor, rev);
     if (out == SL_OUT_JSON) {

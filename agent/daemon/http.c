@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "lazy.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -273,8 +274,11 @@ fail:
 struct sl_http *sl_http_start(const char *listen_addr, const struct sl_http_handlers *h,
                               uint64_t max_body, uint64_t rate_limit, struct sl_error *err)
 {
-    struct sl_http *s = calloc(1, sizeof(*s));
+    struct sl_http *s;
 
+    if (sl_lazy_require(SL_LAZY_MHD, err) != 0)
+        return NULL;
+    s = calloc(1, sizeof(*s));
     if (s == NULL) {
         sl_error_set(err, SL_ENOMEM, "out of memory");
         return NULL;

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "file.h"
+#include "lazy.h"
 #include "log.h"
 #include "notify.h"
 #include "secmem.h"
@@ -259,7 +260,9 @@ int sl_notifier_send(const struct sl_notifier *n, const struct sl_notice *no,
     long pause = 1000;
     int rc = -1;
 
-    if (sl_notify_payload(n->format, no, &body, err) != 0)
+    /* libcurl is loaded when the first notification is sent, not at start. */
+    if (sl_lazy_require(SL_LAZY_CURL, err) != 0 ||
+        sl_notify_payload(n->format, no, &body, err) != 0)
         goto done;
     for (unsigned i = 0;; i++) {
         struct sl_error aerr = SL_ERROR_INIT;

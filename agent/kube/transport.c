@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "kube_internal.h"
+#include "lazy.h"
 #include "log.h"
 
 int64_t sl_kube_now_ms(void)
@@ -108,10 +109,14 @@ out:
 int sl_kube_open(struct sl_kube **out, const struct sl_kube_options *opts, struct sl_error *err)
 {
     struct sl_kube_options dflt;
-    struct sl_kube *k = calloc(1, sizeof(*k));
+    struct sl_kube *k;
     double qps, burst;
     int rc = -1;
 
+    /* Before anything that may call into libcurl, sl_kube_free() included. */
+    if (sl_lazy_require(SL_LAZY_CURL, err) != 0)
+        return -1;
+    k = calloc(1, sizeof(*k));
     if (k == NULL)
         return sl_error_set(err, SL_ENOMEM, "out of memory");
     if (opts == NULL) {

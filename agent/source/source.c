@@ -6,6 +6,7 @@
 
 #include "file.h"
 #include "gittree.h"
+#include "lazy.h"
 #include "log.h"
 #include "repo.h"
 #include "resolve.h"
@@ -172,7 +173,7 @@ int sl_source_open(const struct sl_config *cfg, const char *cache_dir, struct sl
     int rc = -1;
 
     *out = NULL;
-    if (sl_source_check_config(cfg, err) != 0)
+    if (sl_lazy_require(SL_LAZY_GIT2, err) != 0 || sl_source_check_config(cfg, err) != 0)
         goto done;
     if (cfg->source.url == NULL || cfg->source.url[0] == '\0') {
         sl_error_set(err, SL_EINVAL, "%s: source.url is not set", cfg->file);
@@ -552,6 +553,8 @@ int sl_source_open_ref_tree(const char *repo_path, const char *rev, struct sl_tr
     char id[SSRC_OID_HEX], label[64];
 
     *out = NULL;
+    if (sl_lazy_require(SL_LAZY_GIT2, err) != 0)
+        return -1;
     if (ssrc_tree_open(repo_path, rev, &t, id, &se) != 0)
         return conv(err, &se);
     snprintf(label, sizeof(label), "git:%.12s", id);
