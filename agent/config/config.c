@@ -593,7 +593,8 @@ static void parse_notifications(struct cx *c, const struct sl_ynode *m, struct s
 
 static void parse_daemon(struct cx *c, const struct sl_ynode *m, struct sl_daemon_config *dc)
 {
-    static const char *const known[] = {"stopTimeout", "backoffMin", "backoffMax", "jitter", NULL};
+    static const char *const known[] = {"stopTimeout", "backoffMin", "backoffMax",
+                                        "jitter",      "parallel",   NULL};
     if (!want_mapping(c, m, "daemon"))
         return;
     for (size_t i = 0; i < m->n; i++) {
@@ -607,6 +608,8 @@ static void parse_daemon(struct cx *c, const struct sl_ynode *m, struct sl_daemo
             want_duration(c, v, "daemon.backoffMax", 100, &dc->backoff_max_ms);
         else if (strcmp(k, "jitter") == 0)
             want_u64(c, v, "daemon.jitter", 0, 100, &dc->jitter_percent);
+        else if (strcmp(k, "parallel") == 0)
+            want_u64(c, v, "daemon.parallel", 1, 64, &dc->parallel);
         else
             unknown_key(c, m->keys[i], "daemon", known);
     }
@@ -843,6 +846,7 @@ static void set_defaults(struct sl_config *cfg)
     cfg->daemon.backoff_min_ms = 10 * 1000;
     cfg->daemon.backoff_max_ms = 10 * 60 * 1000;
     cfg->daemon.jitter_percent = 10;
+    cfg->daemon.parallel = 4;
 }
 
 /* Line number of a "file:line: message" diagnostic, 0 when it has none. */
@@ -1156,7 +1160,9 @@ static int format_daemon_sections(const struct sl_config *cfg, struct sl_buf *o,
                            kv_dur(o, 2, "backoffMin", dc->backoff_min_ms, err) != 0 ||
                            kv_dur(o, 2, "backoffMax", dc->backoff_max_ms, err) != 0 ||
                            sl_buf_printf(o, err, "  jitter: %llu\n",
-                                         (unsigned long long)dc->jitter_percent) != 0
+                                         (unsigned long long)dc->jitter_percent) != 0 ||
+                           sl_buf_printf(o, err, "  parallel: %llu\n",
+                                         (unsigned long long)dc->parallel) != 0
                    ? -1
                    : 0;
 }
@@ -1309,10 +1315,11 @@ struct json_t *sl_config_to_json(const struct sl_config *cfg)
     json_object_set_new(root, "webhooks", hooks);
     json_object_set_new(root, "notifications", notif);
     json_object_set_new(root, "daemon",
-                        json_pack("{s:I, s:I, s:I, s:I}", "stopTimeoutMs",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I}", "stopTimeoutMs",
                                   (json_int_t)cfg->daemon.stop_timeout_ms, "backoffMinMs",
                                   (json_int_t)cfg->daemon.backoff_min_ms, "backoffMaxMs",
                                   (json_int_t)cfg->daemon.backoff_max_ms, "jitterPercent",
-                                  (json_int_t)cfg->daemon.jitter_percent));
+                                  (json_int_t)cfg->daemon.jitter_percent, "parallel",
+                                  (json_int_t)cfg->daemon.parallel));
     return root;
 }

@@ -110,6 +110,7 @@ struct sl_daemon_config {
     int64_t backoff_min_ms;  /* first retry after a failure */
     int64_t backoff_max_ms;  /* retries double up to this */
     uint64_t jitter_percent; /* interval + up to this percent, so agents do not align */
+    uint64_t parallel;       /* environments reconciled at the same time */
 };
 
 struct sl_config {

@@ -48,11 +48,15 @@ struct bundle {
     struct sl_hook **hooks;
     size_t nhooks;
     struct sl_notifier *notifier;
+    unsigned runs; /* runs still using it (main thread only); freed at 0 once retired */
 };
+
+struct job;
 
 struct envstate {
     char name[64];
-    int64_t due_ms; /* monotonic */
+    struct job *job; /* the run in progress, NULL when idle */
+    int64_t due_ms;  /* monotonic */
     const char *trigger;
     bool again; /* triggered while running: run once more right after */
     unsigned failures;
@@ -65,9 +69,29 @@ struct envstate {
     long long last_run, last_success; /* unix seconds, 0 = never */
 };
 
-/* Hand-over slot between the main thread and the worker (guarded by mu). */
+struct daemon;
+
+/* What a job thread may ask of the daemon while it runs (see runresult.h). */
+struct sl_daemon_ctx {
+    struct daemon *d;
+    const struct sl_config *cfg;
+    const char *trigger;
+    atomic_bool abandon;
+};
+
+/*
+ * One run of one environment on a thread of its own. The main thread fills
+ * the inputs and starts the thread; the thread fills the results and hands
+ * the job back through d->done; the main thread joins it and frees it.
+ */
 struct job {
-    bool pending, done, quit;
+    struct sl_daemon_ctx ctx;
+    pthread_t thread;
+    struct job *next_done; /* guarded by mu */
+    struct job *next_run;  /* d->jobs, main thread only */
+    int64_t started_ms;
+    bool hang_reported;
+    struct bundle *bundle; /* a run reference: the configuration outlives the run */
     const struct sl_config *cfg;
     const struct sl_env_config *env;
     struct sl_notifier *notifier;
@@ -98,8 +122,7 @@ struct notice_item {
 
 struct daemon {
     const struct sl_daemon_opts *opts;
-    struct bundle cur;
-    struct bundle *pending; /* a reloaded configuration waiting for the worker to be idle */
+    struct bundle *cur;
     struct envstate *envs;
     size_t nenvs;
     struct sl_dmetrics dm;
@@ -107,11 +130,10 @@ struct daemon {
     struct sl_sdnotify sd;
     int lock_fd, ctl_fd, wake_fd;
     char ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    pthread_t worker;
-    bool worker_started;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct job job;
+    struct job *done; /* finished jobs waiting for the main thread (guarded by mu) */
+    struct job *jobs; /* jobs started and not yet joined (main thread only) */
+    size_t running;   /* their number */
     /* Notifications go out on their own thread so that a slow endpoint delays no run. */
     pthread_t notifier;
     bool notifier_started;
@@ -124,18 +146,8 @@ struct daemon {
     unsigned folded_sent, folded_failed;
     atomic_bool stopping;
     volatile sig_atomic_t cancel; /* mirrors stopping for sl_daemon_ctx_cancel_flag */
-    bool busy;
-    size_t busy_env;
-    int64_t busy_since;
-    bool hang_reported;
     bool ready;
     int64_t next_watchdog;
-};
-
-struct sl_daemon_ctx {
-    struct daemon *d;
-    const struct sl_config *cfg;
-    const char *trigger;
 };
 
 bool sl_daemon_ctx_stopping(const struct sl_daemon_ctx *ctx)
@@ -146,6 +158,11 @@ bool sl_daemon_ctx_stopping(const struct sl_daemon_ctx *ctx)
 const volatile sig_atomic_t *sl_daemon_ctx_cancel_flag(const struct sl_daemon_ctx *ctx)
 {
     return &ctx->d->cancel;
+}
+
+bool sl_daemon_ctx_abandoned(const struct sl_daemon_ctx *ctx)
+{
+    return atomic_load(&ctx->abandon);
 }
 
 const struct sl_config *sl_daemon_ctx_config(const struct sl_daemon_ctx *ctx)
@@ -361,7 +378,7 @@ static void load_state(struct daemon *d)
     json_t *root = NULL, *envs, *e;
     size_t i;
 
-    if (join_path(path, sizeof(path), d->cur.cfg->state_dir, SL_DAEMON_STATE_FILE, &err) != 0 ||
+    if (join_path(path, sizeof(path), d->cur->cfg->state_dir, SL_DAEMON_STATE_FILE, &err) != 0 ||
         sl_file_read(&data, path, 1 << 20, &err) != 0)
         goto done;
     root = json_loadb(data.ptr, data.len, 0, NULL);
@@ -392,7 +409,7 @@ static json_t *status_json(const struct daemon *d)
 
     for (size_t i = 0; i < d->nenvs; i++) {
         const struct envstate *e = &d->envs[i];
-        bool running = d->busy && d->busy_env == i;
+        bool running = e->job != NULL;
         json_array_append_new(
                 envs,
                 json_pack("{s:s, s:b, s:s, s:s, s:s, s:i, s:I, s:I, s:o, s:o}", "name", e->name,
@@ -417,7 +434,7 @@ static void save_state(const struct daemon *d)
     char *s = j != NULL ? json_dumps(j, JSON_INDENT(2)) : NULL;
 
     if (s == NULL ||
-        join_path(path, sizeof(path), d->cur.cfg->state_dir, SL_DAEMON_STATE_FILE, &err) != 0 ||
+        join_path(path, sizeof(path), d->cur->cfg->state_dir, SL_DAEMON_STATE_FILE, &err) != 0 ||
         sl_file_write_atomic(path, s, strlen(s), 0600, &err) != 0)
         sl_log_warn("could not save the daemon state", "error",
                     err.msg[0] ? err.msg : "out of memory");
@@ -463,7 +480,7 @@ static void trigger_env(struct daemon *d, size_t i, const char *why)
 {
     struct envstate *e = &d->envs[i];
 
-    if (d->busy && d->busy_env == i) {
+    if (e->job != NULL) {
         e->again = true;
         e->trigger = why;
         return;
@@ -503,7 +520,7 @@ static int h_metrics(void *arg, struct sl_buf *out, struct sl_error *err)
 
 static const struct bundle *newest(const struct daemon *d)
 {
-    return d->pending != NULL ? d->pending : &d->cur;
+    return d->cur;
 }
 
 static struct sl_hook *h_find_hook(void *arg, const char *name)
@@ -640,78 +657,103 @@ static void fold_notice_metrics(struct daemon *d)
     d->folded_failed = failed;
 }
 
-static void *worker_main(void *arg)
+static void *job_main(void *arg)
 {
-    struct daemon *d = arg;
+    struct job *j = arg;
+    struct daemon *d = j->ctx.d;
+    enum sl_notify_event ev;
     uint64_t one = 1;
+    double t0 = mono_s();
 
-    for (;;) {
-        struct job j;
-        pthread_mutex_lock(&d->mu);
-        while (!d->job.pending && !d->job.quit)
-            pthread_cond_wait(&d->cv, &d->mu);
-        if (d->job.quit) {
-            pthread_mutex_unlock(&d->mu);
-            break;
-        }
-        j = d->job;
-        pthread_mutex_unlock(&d->mu);
+    memset(&j->res, 0, sizeof(j->res));
+    sl_error_clear(&j->err);
+    j->rc = d->opts->reconcile(d->opts->reconcile_arg, &j->ctx, j->env, &j->res, &j->err);
+    if (j->rc != 0) {
+        if (j->err.code == SL_OK)
+            sl_error_set(&j->err, SL_EGENERIC, "reconcile failed without a message");
+        if (j->res.outcome != SL_RUN_CANCELED)
+            j->res.outcome = SL_RUN_FAILED;
+    }
+    j->seconds = mono_s() - t0;
+    /* A pipeline that does not know the previous revision: the daemon does. */
+    if (j->res.previous[0] == '\0')
+        snprintf(j->res.previous, sizeof(j->res.previous), "%s", j->previous);
+    if (sl_notifier_event(j->notifier, &j->res, j->rc != 0, j->in_failure ? 1 : 0, &ev))
+        enqueue_notice(d, j, ev);
 
-        struct sl_daemon_ctx ctx = {d, j.cfg, j.trigger};
-        enum sl_notify_event ev;
-        double t0 = mono_s();
-        memset(&j.res, 0, sizeof(j.res));
-        sl_error_clear(&j.err);
-        j.rc = d->opts->reconcile(d->opts->reconcile_arg, &ctx, j.env, &j.res, &j.err);
-        if (j.rc != 0) {
-            if (j.err.code == SL_OK)
-                sl_error_set(&j.err, SL_EGENERIC, "reconcile failed without a message");
-            if (j.res.outcome != SL_RUN_CANCELED)
-                j.res.outcome = SL_RUN_FAILED;
-        }
-        j.seconds = mono_s() - t0;
-        /* A pipeline that does not know the previous revision: the daemon does. */
-        if (j.res.previous[0] == '\0')
-            snprintf(j.res.previous, sizeof(j.res.previous), "%s", j.previous);
-        if (sl_notifier_event(j.notifier, &j.res, j.rc != 0, j.in_failure ? 1 : 0, &ev))
-            enqueue_notice(d, &j, ev);
-
-        pthread_mutex_lock(&d->mu);
-        j.pending = false;
-        j.done = true;
-        j.quit = d->job.quit; /* never lose a quit request made during the run */
-        d->job = j;
-        pthread_mutex_unlock(&d->mu);
-        if (write(d->wake_fd, &one, sizeof(one)) < 0) {
-            /* The counter cannot overflow with one write per run; nothing else to do. */
-        }
+    pthread_mutex_lock(&d->mu);
+    j->next_done = d->done;
+    d->done = j;
+    pthread_mutex_unlock(&d->mu);
+    if (write(d->wake_fd, &one, sizeof(one)) < 0) {
+        /* The counter cannot overflow with one write per run; nothing else to do. */
     }
     return NULL;
 }
 
+static size_t running_names(const struct daemon *d, char *out, size_t len)
+{
+    size_t n = 0, used = 0;
+
+    out[0] = '\0';
+    for (const struct job *j = d->jobs; j != NULL; j = j->next_run) {
+        int k = snprintf(out + used, len - used, "%s%s", n > 0 ? "," : "", j->env->name);
+        if (k > 0 && (size_t)k < len - used)
+            used += (size_t)k;
+        n++;
+    }
+    return n;
+}
+
+static void busy_status(struct daemon *d)
+{
+    char names[160], st[200];
+    size_t n = running_names(d, names, sizeof(names));
+
+    snprintf(st, sizeof(st), "reconciling %s%s", names, n > 1 ? " (in parallel)" : "");
+    set_status(d, st);
+}
+
+/* Start a run of environment i on a thread of its own. */
 static void dispatch(struct daemon *d, size_t i)
 {
     struct envstate *e = &d->envs[i];
-    char st[160];
+    struct job *j = calloc(1, sizeof(*j));
+    int rc;
 
-    pthread_mutex_lock(&d->mu);
-    d->job.pending = true;
-    d->job.done = false;
-    d->job.cfg = d->cur.cfg;
-    d->job.env = &d->cur.cfg->envs[i];
-    d->job.notifier = d->cur.notifier;
-    d->job.trigger = e->trigger;
-    d->job.in_failure = e->in_failure;
-    snprintf(d->job.previous, sizeof(d->job.previous), "%s", e->revision);
-    pthread_cond_signal(&d->cv);
-    pthread_mutex_unlock(&d->mu);
-    d->busy = true;
-    d->busy_env = i;
-    d->busy_since = mono_ms();
-    d->hang_reported = false;
+    if (j == NULL) {
+        sl_log_err("cannot start a reconcile: out of memory", "env", e->name);
+        e->due_ms = mono_ms() + d->cur->cfg->daemon.backoff_min_ms;
+        return;
+    }
+    j->ctx.d = d;
+    j->ctx.cfg = d->cur->cfg;
+    j->ctx.trigger = e->trigger;
+    atomic_init(&j->ctx.abandon, false);
+    j->bundle = d->cur;
+    j->cfg = d->cur->cfg;
+    j->env = &d->cur->cfg->envs[i];
+    j->notifier = d->cur->notifier;
+    j->trigger = e->trigger;
+    j->in_failure = e->in_failure;
+    snprintf(j->previous, sizeof(j->previous), "%s", e->revision);
+    rc = pthread_create(&j->thread, NULL, job_main, j);
+    if (rc != 0) {
+        char why[128];
+        snprintf(why, sizeof(why), "%s", strerror(rc));
+        sl_log_err("cannot start a reconcile thread", "env", e->name, "error", why);
+        free(j);
+        e->due_ms = mono_ms() + d->cur->cfg->daemon.backoff_min_ms;
+        return;
+    }
+    e->job = j;
+    j->next_run = d->jobs;
+    d->jobs = j;
+    d->cur->runs++;
+    j->started_ms = mono_ms();
     e->again = false;
-    snprintf(st, sizeof(st), "reconciling %s (%s)", e->name, e->trigger);
-    set_status(d, st);
+    d->running++;
+    busy_status(d);
     sl_log_debug("reconcile started", "env", e->name, "trigger", e->trigger);
 }
 
@@ -732,28 +774,40 @@ static void check_ready(struct daemon *d)
     sl_log_info("ready", "environments", n);
 }
 
-static void complete(struct daemon *d)
+static void bundle_put(struct daemon *d, struct bundle *b);
+
+static void complete(struct daemon *d, struct job *jp)
 {
-    struct job j;
+    const struct job *const j = jp;
     struct envstate *e;
     struct sl_error merr = SL_ERROR_INIT;
     char dur[32], counts[4][16], fails[16], next[32];
     bool failed, canceled;
     enum sl_log_level level;
     int64_t delay;
+    ssize_t k;
 
-    pthread_mutex_lock(&d->mu);
-    if (!d->job.done) {
-        pthread_mutex_unlock(&d->mu);
+    pthread_join(jp->thread, NULL);
+    for (struct job **pp = &d->jobs; *pp != NULL; pp = &(*pp)->next_run) {
+        if (*pp == jp) {
+            *pp = jp->next_run;
+            break;
+        }
+    }
+    d->running--;
+    /* By name: a reload during the run may have reordered or removed environments. */
+    k = find_env(d, jp->env->name);
+    if (k < 0 || d->envs[k].job != jp) {
+        sl_log_info("reconcile of a removed environment ended", "env", jp->env->name, "result",
+                    sl_run_outcome_name(jp->res.outcome));
+        bundle_put(d, jp->bundle);
+        free(jp);
         return;
     }
-    j = d->job;
-    d->job.done = false;
-    pthread_mutex_unlock(&d->mu);
-    d->busy = false;
-    e = &d->envs[d->busy_env];
-    canceled = j.res.outcome == SL_RUN_CANCELED;
-    failed = !canceled && (j.rc != 0 || j.res.outcome == SL_RUN_FAILED);
+    e = &d->envs[k];
+    e->job = NULL;
+    canceled = j->res.outcome == SL_RUN_CANCELED;
+    failed = !canceled && (j->rc != 0 || j->res.outcome == SL_RUN_FAILED);
 
     /* A streak of failures (or denials) is notified once, at its start (see the worker). */
     if (failed) {
@@ -761,9 +815,9 @@ static void complete(struct daemon *d)
         e->in_failure = true;
     } else if (!canceled) {
         e->failures = 0;
-        e->in_failure = j.res.outcome == SL_RUN_DENIED;
+        e->in_failure = j->res.outcome == SL_RUN_DENIED;
     }
-    delay = sl_daemon_next_delay_ms(&j.cfg->daemon, j.env->interval_ms, failed ? e->failures : 0,
+    delay = sl_daemon_next_delay_ms(&j->cfg->daemon, j->env->interval_ms, failed ? e->failures : 0,
                                     randombytes_random());
     e->due_ms = mono_ms() + delay;
     e->trigger = failed ? "retry" : "interval";
@@ -773,27 +827,27 @@ static void complete(struct daemon *d)
     }
     e->polled = true;
     e->last_run = (long long)time(NULL);
-    snprintf(e->result, sizeof(e->result), "%s", sl_run_outcome_name(j.res.outcome));
+    snprintf(e->result, sizeof(e->result), "%s", sl_run_outcome_name(j->res.outcome));
     if (!failed && !canceled) {
         e->last_success = e->last_run;
         e->error[0] = '\0';
-        if (j.res.revision[0] != '\0') {
-            snprintf(e->revision, sizeof(e->revision), "%s", j.res.revision);
-            snprintf(e->ref, sizeof(e->ref), "%s", j.res.ref);
+        if (j->res.revision[0] != '\0') {
+            snprintf(e->revision, sizeof(e->revision), "%s", j->res.revision);
+            snprintf(e->ref, sizeof(e->ref), "%s", j->res.ref);
         }
     } else if (failed) {
-        snprintf(e->error, sizeof(e->error), "%s", j.err.msg);
+        snprintf(e->error, sizeof(e->error), "%s", j->err.msg);
     }
-    if (sl_dmetrics_record(&d->dm, e->name, &j.res, j.seconds, (double)time(NULL), &merr) != 0 ||
+    if (sl_dmetrics_record(&d->dm, e->name, &j->res, j->seconds, (double)time(NULL), &merr) != 0 ||
         sl_dmetrics_set_failures(&d->dm, e->name, e->failures, &merr) != 0)
         sl_log_warn("metrics", "error", merr.msg);
     fold_notice_metrics(d);
 
-    snprintf(dur, sizeof(dur), "%.3fs", j.seconds);
-    snprintf(counts[0], sizeof(counts[0]), "%u", j.res.applied);
-    snprintf(counts[1], sizeof(counts[1]), "%u", j.res.pruned);
-    snprintf(counts[2], sizeof(counts[2]), "%u", j.res.unchanged);
-    snprintf(counts[3], sizeof(counts[3]), "%u", j.res.drifted);
+    snprintf(dur, sizeof(dur), "%.3fs", j->seconds);
+    snprintf(counts[0], sizeof(counts[0]), "%u", j->res.applied);
+    snprintf(counts[1], sizeof(counts[1]), "%u", j->res.pruned);
+    snprintf(counts[2], sizeof(counts[2]), "%u", j->res.unchanged);
+    snprintf(counts[3], sizeof(counts[3]), "%u", j->res.drifted);
     snprintf(fails, sizeof(fails), "%u", e->failures);
     delay = e->due_ms - mono_ms();
     /* Whole seconds read better in logs; sub-second delays (tests) are kept. */
@@ -801,26 +855,28 @@ static void complete(struct daemon *d)
                        delay <= 0 ? 0 : (delay >= 1000 ? delay / 1000 * 1000 : delay));
     /* The one line per reconcile: never a secret (results and errors carry none). */
     level = failed ? SL_LOG_ERR
-                   : (j.res.outcome == SL_RUN_ROLLED_BACK || j.res.outcome == SL_RUN_DENIED
+                   : (j->res.outcome == SL_RUN_ROLLED_BACK || j->res.outcome == SL_RUN_DENIED
                               ? SL_LOG_WARN
                               : SL_LOG_INFO);
     if (failed)
-        sl_log(level, "reconciled", "env", e->name, "trigger", j.trigger, "result",
-               sl_run_outcome_name(j.res.outcome), "revision", j.res.revision, "ref", j.res.ref,
+        sl_log(level, "reconciled", "env", e->name, "trigger", j->trigger, "result",
+               sl_run_outcome_name(j->res.outcome), "revision", j->res.revision, "ref", j->res.ref,
                "duration", dur, "applied", counts[0], "pruned", counts[1], "unchanged", counts[2],
-               "drifted", counts[3], "failures", fails, "next", next, "error", j.err.msg, NULL);
-    else if (j.res.outcome == SL_RUN_DENIED || j.res.outcome == SL_RUN_ROLLED_BACK)
+               "drifted", counts[3], "failures", fails, "next", next, "error", j->err.msg, NULL);
+    else if (j->res.outcome == SL_RUN_DENIED || j->res.outcome == SL_RUN_ROLLED_BACK)
         /* Say why, so the journal alone tells which rule or check stopped the release. */
-        sl_log(level, "reconciled", "env", e->name, "trigger", j.trigger, "result",
-               sl_run_outcome_name(j.res.outcome), "revision", j.res.revision, "ref", j.res.ref,
+        sl_log(level, "reconciled", "env", e->name, "trigger", j->trigger, "result",
+               sl_run_outcome_name(j->res.outcome), "revision", j->res.revision, "ref", j->res.ref,
                "duration", dur, "applied", counts[0], "pruned", counts[1], "unchanged", counts[2],
-               "drifted", counts[3], "failures", fails, "next", next, "reason", j.res.summary,
+               "drifted", counts[3], "failures", fails, "next", next, "reason", j->res.summary,
                NULL);
     else
-        sl_log(level, "reconciled", "env", e->name, "trigger", j.trigger, "result",
-               sl_run_outcome_name(j.res.outcome), "revision", j.res.revision, "ref", j.res.ref,
+        sl_log(level, "reconciled", "env", e->name, "trigger", j->trigger, "result",
+               sl_run_outcome_name(j->res.outcome), "revision", j->res.revision, "ref", j->res.ref,
                "duration", dur, "applied", counts[0], "pruned", counts[1], "unchanged", counts[2],
                "drifted", counts[3], "failures", fails, "next", next, NULL);
+    bundle_put(d, jp->bundle);
+    free(jp);
     check_ready(d);
     save_state(d);
 }
@@ -843,6 +899,10 @@ static int setup_envs(struct daemon *d, const struct sl_config *cfg, const char 
             snprintf(ne[i].name, sizeof(ne[i].name), "%s", cfg->envs[i].name);
             ne[i].due_ms = now;
             ne[i].trigger = why;
+            /* Removed and added back while its run goes on: never two runs of one environment. */
+            for (struct job *j = d->jobs; j != NULL; j = j->next_run)
+                if (strcmp(j->env->name, ne[i].name) == 0)
+                    ne[i].job = j;
             if (sl_dmetrics_add_env(&d->dm, ne[i].name, &err) != 0)
                 sl_log_warn("metrics", "error", err.msg);
         }
@@ -859,29 +919,41 @@ static int setup_envs(struct daemon *d, const struct sl_config *cfg, const char 
     return 0;
 }
 
-static void apply_pending(struct daemon *d)
+/* Drop a run's reference; free a retired configuration once no run uses it. */
+static void bundle_put(struct daemon *d, struct bundle *b)
 {
-    struct bundle *p = d->pending;
-
-    if (p == NULL || d->busy)
+    if (b == NULL)
         return;
-    d->pending = NULL;
-    if (setup_envs(d, p->cfg, "reload") != 0) {
-        sl_log_err("reload failed: out of memory; keeping the old configuration");
-        bundle_release(p);
-        free(p);
+    if (b->runs > 0)
+        b->runs--;
+    if (b == d->cur || b->runs > 0)
         return;
-    }
-    if (d->http != NULL)
-        sl_http_set_limits(d->http, p->cfg->http.max_body, p->cfg->http.rate_limit);
     if (d->opts->retire != NULL)
-        d->opts->retire(d->opts->reconcile_arg, d->cur.cfg);
-    bundle_release(&d->cur);
-    d->cur = *p;
-    free(p);
+        d->opts->retire(d->opts->reconcile_arg, b->cfg);
+    bundle_release(b);
+    free(b);
+}
+
+/*
+ * Make b the configuration: new runs use it at once; runs in progress keep
+ * the one they started with until they end.
+ */
+static int apply_bundle(struct daemon *d, struct bundle *b)
+{
+    struct bundle *old = d->cur;
+
+    if (setup_envs(d, b->cfg, "reload") != 0)
+        return -1;
+    if (d->http != NULL)
+        sl_http_set_limits(d->http, b->cfg->http.max_body, b->cfg->http.rate_limit);
+    d->cur = b;
+    b->runs = 0;
+    old->runs++; /* bundle_put below drops this extra reference and frees an unused one */
+    bundle_put(d, old);
     d->ready = false;
     check_ready(d);
-    sl_log_info("configuration reloaded", "file", d->cur.cfg->file);
+    sl_log_info("configuration reloaded", "file", d->cur->cfg->file);
+    return 0;
 }
 
 static void reload(struct daemon *d)
@@ -903,12 +975,12 @@ static void reload(struct daemon *d)
             sl_log_err("reload rejected", "problem", b == NULL ? "out of memory" : err.msg);
         goto done;
     }
-    if (strcmp(b->cfg->state_dir, d->cur.cfg->state_dir) != 0) {
+    if (strcmp(b->cfg->state_dir, d->cur->cfg->state_dir) != 0) {
         sl_log_err("reload rejected", "problem",
                    "stateDir cannot change while running; restart the service instead");
         goto done;
     }
-    if (strcmp(b->cfg->http.listen, d->cur.cfg->http.listen) != 0) {
+    if (strcmp(b->cfg->http.listen, d->cur->cfg->http.listen) != 0) {
         if (b->cfg->http.listen[0] != '\0') {
             struct sl_http_handlers h = {d, h_ready, h_metrics, h_find_hook, h_hook_result};
             nh = sl_http_start(b->cfg->http.listen, &h, b->cfg->http.max_body,
@@ -924,17 +996,17 @@ static void reload(struct daemon *d)
         if (d->http != NULL)
             sl_log_info("http listening", "listen", sl_http_listen(d->http));
     }
-    if (d->pending != NULL) {
-        bundle_release(d->pending);
-        free(d->pending);
+    if (apply_bundle(d, b) != 0) {
+        sl_log_err("reload rejected", "problem", "out of memory");
+        goto done;
     }
-    d->pending = b;
+    if (d->running > 0) {
+        char names[160];
+        running_names(d, names, sizeof(names));
+        sl_log_info("running reconciles finish with the previous configuration", "env", names);
+    }
     b = NULL;
     ok = true;
-    apply_pending(d);
-    if (d->pending != NULL)
-        sl_log_info("configuration accepted; it applies when the current reconcile ends", "env",
-                    d->envs[d->busy_env].name);
 done:
     sl_error_clear(&err);
     if (sl_dmetrics_reload(&d->dm, ok, &err) != 0)
@@ -945,11 +1017,7 @@ done:
     }
     sl_diags_release(&diags);
     sl_error_clear(&err);
-    if (sl_sdnotify_ready(&d->sd,
-                          !ok                  ? "reload rejected; see the log"
-                          : d->pending != NULL ? "configuration accepted; applies after the "
-                                                 "current reconcile"
-                                               : "configuration reloaded",
+    if (sl_sdnotify_ready(&d->sd, ok ? "configuration reloaded" : "reload rejected; see the log",
                           &err) != 0)
         sl_log_debug("sd_notify failed", "error", err.msg);
 }
@@ -963,7 +1031,7 @@ static int open_control(struct daemon *d, struct sl_error *err)
 
     memset(&a, 0, sizeof(a));
     a.sun_family = AF_UNIX;
-    if (join_path(a.sun_path, sizeof(a.sun_path), d->cur.cfg->state_dir, SL_DAEMON_CONTROL_SOCKET,
+    if (join_path(a.sun_path, sizeof(a.sun_path), d->cur->cfg->state_dir, SL_DAEMON_CONTROL_SOCKET,
                   err) != 0)
         return -1;
     snprintf(d->ctl_path, sizeof(d->ctl_path), "%s", a.sun_path);
@@ -1061,42 +1129,58 @@ static void handle_control(struct daemon *d)
 
 /* ---- main loop ---- */
 
-static int64_t hang_limit_ms(const struct daemon *d)
+static int64_t hang_limit_ms(const struct job *j)
 {
-    const struct sl_config *c = d->cur.cfg;
-    const struct sl_env_config *e = &c->envs[d->busy_env];
+    const struct sl_config *c = j->cfg;
 
     /* Fetch, apply and health wait, with a generous margin for large applies. */
-    return c->source.timeout_ms + e->health_timeout_ms + 10 * c->cluster.request_timeout_ms +
+    return c->source.timeout_ms + j->env->health_timeout_ms + 10 * c->cluster.request_timeout_ms +
            10 * 60 * 1000;
 }
 
+/* After giving up on a run, how long it may take to end before the process is stuck. */
+#define ABANDON_GRACE_MS 30000
+
+/*
+ * A run stuck far beyond any timeout is abandoned: a worker process is
+ * killed and the run fails (the state is safe against a kill at any point).
+ * Only a run that does not end even then withholds the watchdog pings, so
+ * that systemd restarts the service.
+ */
 static void watchdog(struct daemon *d, int64_t now)
 {
     struct sl_error err = SL_ERROR_INIT;
     int64_t iv = sl_sdnotify_watchdog_interval_ms(&d->sd);
+    bool stuck = false;
 
+    for (struct job *j = d->jobs; j != NULL; j = j->next_run) {
+        int64_t limit = hang_limit_ms(j);
+        if (now - j->started_ms > limit && !j->hang_reported) {
+            sl_log_err("reconcile is stuck; abandoning it", "env", j->env->name);
+            atomic_store(&j->ctx.abandon, true);
+            j->hang_reported = true;
+        }
+        if (now - j->started_ms > limit + ABANDON_GRACE_MS)
+            stuck = true;
+    }
     if (iv == 0 || now < d->next_watchdog)
         return;
     d->next_watchdog = now + iv;
-    /* A run stuck far beyond any timeout: stop pinging so that systemd restarts us. */
-    if (d->busy && now - d->busy_since > hang_limit_ms(d)) {
-        if (!d->hang_reported)
-            sl_log_err("reconcile is stuck; withholding watchdog pings", "env",
-                       d->envs[d->busy_env].name);
-        d->hang_reported = true;
+    if (stuck) {
+        sl_log_err("an abandoned reconcile did not end; withholding watchdog pings");
         return;
     }
     if (sl_sdnotify_watchdog(&d->sd, &err) != 0)
         sl_log_debug("sd_notify failed", "error", err.msg);
 }
 
+/* The idle environment due first, or -1 when every one is running. */
 static ssize_t next_due(const struct daemon *d)
 {
     ssize_t best = -1;
 
     for (size_t i = 0; i < d->nenvs; i++)
-        if (best < 0 || d->envs[i].due_ms < d->envs[best].due_ms)
+        if (d->envs[i].job == NULL && (best < 0 || d->envs[i].due_ms < d->envs[best].due_ms))
             best = (ssize_t)i;
     return best;
 }
@@ -1138,21 +1222,27 @@ static int startup(struct daemon *d, struct sl_diags *diags, sigset_t *waitmask,
 
     if (sl_daemon_harden(err) != 0)
         return -1;
-    if (bundle_load(&d->cur, d->opts->config_path, diags, err) != 0)
+    d->cur = calloc(1, sizeof(*d->cur));
+    if (d->cur == NULL)
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
+    if (bundle_load(d->cur, d->opts->config_path, diags, err) != 0) {
+        free(d->cur);
+        d->cur = NULL;
         return -1;
-    if (sl_mkdir_p(d->cur.cfg->state_dir, 0700, err) != 0 ||
-        sl_daemon_lock(d->cur.cfg->state_dir, &d->lock_fd, err) != 0)
+    }
+    if (sl_mkdir_p(d->cur->cfg->state_dir, 0700, err) != 0 ||
+        sl_daemon_lock(d->cur->cfg->state_dir, &d->lock_fd, err) != 0)
         return -1;
     if (sl_sdnotify_open(&d->sd, true, err) != 0)
         return -1;
     if (sl_dmetrics_init(&d->dm, d->opts->version, d->opts->commit, err) != 0)
         return -1;
-    if (setup_envs(d, d->cur.cfg, "startup") != 0)
+    if (setup_envs(d, d->cur->cfg, "startup") != 0)
         return sl_error_set(err, SL_ENOMEM, "out of memory");
     load_state(d);
-    if (d->cur.cfg->http.listen[0] != '\0') {
-        d->http = sl_http_start(d->cur.cfg->http.listen, &h, d->cur.cfg->http.max_body,
-                                d->cur.cfg->http.rate_limit, err);
+    if (d->cur->cfg->http.listen[0] != '\0') {
+        d->http = sl_http_start(d->cur->cfg->http.listen, &h, d->cur->cfg->http.max_body,
+                                d->cur->cfg->http.rate_limit, err);
         if (d->http == NULL)
             return -1;
     }
@@ -1170,28 +1260,32 @@ static int startup(struct daemon *d, struct sl_diags *diags, sigset_t *waitmask,
     if (rc != 0)
         return sl_error_errno(err, rc, "starting the notification thread");
     d->notifier_started = true;
-    rc = pthread_create(&d->worker, NULL, worker_main, d);
-    if (rc != 0)
-        return sl_error_errno(err, rc, "starting the worker thread");
-    d->worker_started = true;
     snprintf(port, sizeof(port), "%u", d->http != NULL ? sl_http_port(d->http) : 0);
-    sl_log_info("started", "config", d->cur.cfg->file, "state", d->cur.cfg->state_dir, "listen",
+    sl_log_info("started", "config", d->cur->cfg->file, "state", d->cur->cfg->state_dir, "listen",
                 d->http != NULL ? sl_http_listen(d->http) : "", "port", port, "control",
                 d->ctl_path);
     return 0;
 }
 
+/* Join the runs that ended (main thread). */
+static void reap(struct daemon *d)
+{
+    struct job *list;
+
+    pthread_mutex_lock(&d->mu);
+    list = d->done;
+    d->done = NULL;
+    pthread_mutex_unlock(&d->mu);
+    while (list != NULL) {
+        struct job *next = list->next_done;
+        complete(d, list);
+        list = next;
+    }
+}
+
 static void stop_threads(struct daemon *d)
 {
-    if (d->worker_started) {
-        pthread_mutex_lock(&d->mu);
-        d->job.quit = true;
-        pthread_cond_signal(&d->cv);
-        pthread_mutex_unlock(&d->mu);
-        pthread_join(d->worker, NULL);
-        d->worker_started = false;
-    }
-    /* After the worker: it may have queued a last notice. */
+    /* After the runs: they may have queued a last notice. */
     if (d->notifier_started) {
         pthread_mutex_lock(&d->mu);
         d->nquit = true;
@@ -1219,7 +1313,6 @@ int sl_daemon_run(const struct sl_daemon_opts *opts, struct sl_diags *diags, str
     d.sd.fd = -1;
     atomic_init(&d.stopping, false);
     pthread_mutex_init(&d.mu, NULL);
-    pthread_cond_init(&d.cv, NULL);
     pthread_cond_init(&d.ncv, NULL);
     atomic_init(&d.notes_sent, 0);
     atomic_init(&d.notes_failed, 0);
@@ -1239,14 +1332,17 @@ int sl_daemon_run(const struct sl_daemon_opts *opts, struct sl_diags *diags, str
         uint64_t cnt;
 
         if (sig_stop && !stopping) {
+            char names[160];
             stopping = true;
             atomic_store(&d.stopping, true);
             d.cancel = 1;
-            stop_deadline = now + d.cur.cfg->daemon.stop_timeout_ms;
+            stop_deadline = now + d.cur->cfg->daemon.stop_timeout_ms;
             sl_sdnotify_stopping(&d.sd, err);
             sl_error_clear(err);
-            set_status(&d, d.busy ? "stopping: waiting for the current reconcile" : "stopping");
-            sl_log_info("stopping", "running", d.busy ? d.envs[d.busy_env].name : "");
+            running_names(&d, names, sizeof(names));
+            set_status(&d,
+                       d.running > 0 ? "stopping: waiting for the running reconciles" : "stopping");
+            sl_log_info("stopping", "running", names);
         }
         if (sig_reload) {
             sig_reload = 0;
@@ -1258,23 +1354,40 @@ int sl_daemon_run(const struct sl_daemon_opts *opts, struct sl_diags *diags, str
             if (!stopping)
                 trigger_all(&d, "signal");
         }
-        if (stopping && !d.busy)
+        if (stopping && d.running == 0)
             break;
-        if (stopping && now >= stop_deadline) {
+        if (stopping && now >= stop_deadline && !timed_out) {
+            /*
+             * Give up on the runs still going: worker processes are killed
+             * (the state survives a kill at any point), in-process runs get a
+             * short grace to notice before the process exits underneath them.
+             */
+            char names[160];
+            running_names(&d, names, sizeof(names));
+            sl_log_err("stop timeout: abandoning the running reconciles", "env", names, "timeout",
+                       "daemon.stopTimeout");
+            sl_error_set(err, SL_ETIMEOUT,
+                         "the reconcile of %s did not reach a safe point within "
+                         "daemon.stopTimeout",
+                         names);
+            for (struct job *j = d.jobs; j != NULL; j = j->next_run)
+                atomic_store(&j->ctx.abandon, true);
             timed_out = true;
-            break;
+            stop_deadline = now + 5000;
         }
-        if (!d.busy && !stopping) {
+        if (timed_out && now >= stop_deadline)
+            break;
+        if (!stopping) {
             ssize_t n;
-            apply_pending(&d);
-            n = next_due(&d);
-            if (n >= 0 && d.envs[n].due_ms <= now) {
+            /* Start every environment that is due, up to daemon.parallel at once. */
+            while (d.running < d.cur->cfg->daemon.parallel && (n = next_due(&d)) >= 0 &&
+                   d.envs[n].due_ms <= now)
                 dispatch(&d, (size_t)n);
-            } else {
-                if (n >= 0)
-                    timeout = d.envs[n].due_ms - now;
+            n = next_due(&d);
+            if (n >= 0 && d.running < d.cur->cfg->daemon.parallel)
+                timeout = d.envs[n].due_ms > now ? d.envs[n].due_ms - now : 0;
+            if (d.running == 0)
                 idle_status(&d);
-            }
         }
         if (stopping && stop_deadline - now < timeout)
             timeout = stop_deadline - now;
@@ -1296,24 +1409,18 @@ int sl_daemon_run(const struct sl_daemon_opts *opts, struct sl_diags *diags, str
             break;
         }
         if (read(d.wake_fd, &cnt, sizeof(cnt)) == (ssize_t)sizeof(cnt))
-            complete(&d);
+            reap(&d);
         if (pfd[1].revents & POLLIN)
             handle_control(&d);
         if (d.http != NULL)
             sl_http_run(d.http);
         watchdog(&d, mono_ms());
     }
-    if (err->code != SL_OK)
+    if (err->code != SL_OK && !timed_out)
         goto done;
-    if (timed_out) {
-        sl_log_err("stop timeout: exiting while a reconcile is still running", "env",
-                   d.envs[d.busy_env].name, "timeout", "daemon.stopTimeout");
-        sl_error_set(err, SL_ETIMEOUT,
-                     "the reconcile of %s did not reach a safe point within daemon.stopTimeout",
-                     d.envs[d.busy_env].name);
-    } else {
+    reap(&d);
+    if (!timed_out)
         rc = 0;
-    }
     save_state(&d);
     set_status(&d, "stopped");
     sl_log_info("stopped", "clean", rc == 0 ? "true" : "false");
@@ -1323,27 +1430,25 @@ done:
         close(d.ctl_fd);
         unlink(d.ctl_path);
     }
-    if (timed_out) {
-        /* The worker still uses the configuration: leave it to process exit. */
+    if (d.running > 0) {
+        /* A run still uses the configuration: leave it to process exit. */
         return -1;
     }
     stop_threads(&d);
     if (d.wake_fd >= 0)
         close(d.wake_fd);
-    if (d.pending != NULL) {
-        bundle_release(d.pending);
-        free(d.pending);
+    if (d.cur != NULL) {
+        if (d.cur->cfg != NULL && opts->retire != NULL)
+            opts->retire(opts->reconcile_arg, d.cur->cfg);
+        bundle_release(d.cur);
+        free(d.cur);
     }
-    if (d.cur.cfg != NULL && opts->retire != NULL)
-        opts->retire(opts->reconcile_arg, d.cur.cfg);
-    bundle_release(&d.cur);
     free(d.envs);
     sl_dmetrics_release(&d.dm);
     sl_sdnotify_close(&d.sd);
     if (d.lock_fd >= 0)
         close(d.lock_fd);
     pthread_mutex_destroy(&d.mu);
-    pthread_cond_destroy(&d.cv);
     pthread_cond_destroy(&d.ncv);
     return rc;
 }

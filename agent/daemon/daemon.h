@@ -2,12 +2,14 @@
  * `sluice run`: the long-running service.
  *
  * One main thread owns all state: it waits in ppoll() for signals (handlers
- * only set flags), the HTTP endpoint, the control socket and the worker's
- * completions, and decides what runs next. One worker thread runs the
- * reconciles, one environment at a time, through the sl_reconcile_env_fn seam
- * (runresult.h); a third thread delivers notifications from a bounded queue.
- * So the endpoint, the watchdog and signals stay responsive however long an
- * apply, a health wait or a notification endpoint takes.
+ * only set flags), the HTTP endpoint, the control socket and the runs'
+ * completions, and decides what runs next. Each environment run gets a
+ * thread of its own, up to daemon.parallel at once, through the
+ * sl_reconcile_env_fn seam (runresult.h); `sluice run` puts the reconcile
+ * itself in a short-lived worker process per run. A slow environment (a long
+ * health wait) therefore never delays another, and the endpoint, the
+ * watchdog and signals stay responsive; a third kind of thread delivers
+ * notifications from a bounded queue.
  *
  * Scheduling: each environment is due at its interval plus random jitter;
  * a failure backs off exponentially (daemon.backoffMin doubling to
@@ -18,9 +20,10 @@
  *
  * Signals: SIGHUP reloads the configuration (a bad one is rejected with its
  * errors logged and the old one keeps running; a good one takes effect
- * between runs); SIGTERM/SIGINT stop: no new runs, the current run is asked
- * to stop at a safe point and given daemon.stopTimeout, the daemon state is
- * saved. The state directory is locked (flock) against a second instance.
+ * once no run is in progress, and no new run starts until then);
+ * SIGTERM/SIGINT stop: no new runs, the running ones are asked to stop at a
+ * safe point and given daemon.stopTimeout (then abandoned: worker processes
+ * are killed), the daemon state is saved. The state directory is locked (flock) against a second instance.
  * Core dumps are disabled before any secret is read.
  */
 #ifndef SL_DAEMON_H
@@ -43,6 +46,8 @@ struct sl_daemon_opts {
     sl_reconcile_env_fn reconcile;
     void *reconcile_arg;
     /*
+     * reconcile is called on several threads at once (one per running
+     * environment) and must be safe for that.
      * Optional: called on the main thread, while no run is in progress, just
      * before a configuration given to reconcile is freed (after a reload and
      * at exit), so that state built for it (clients, caches) can be dropped.

@@ -58,6 +58,11 @@ int sl_fake_reconcile(void *arg, struct sl_daemon_ctx *ctx, const struct sl_env_
     ignore_stop = json_is_true(json_object_get(e, "ignoreStop"));
     while (sleep_ms > 0) {
         struct timespec ts = {0, 20 * 1000000L};
+        if (sl_daemon_ctx_abandoned(ctx)) {
+            /* What a killed worker process amounts to. */
+            sl_error_set(err, SL_ECANCELED, "%s: the run was abandoned", env->name);
+            goto done;
+        }
         if (!ignore_stop && (sl_daemon_ctx_stopping(ctx) || *sl_daemon_ctx_cancel_flag(ctx) != 0)) {
             res->outcome = SL_RUN_CANCELED;
             rc = 0;

@@ -12,7 +12,10 @@
  * returns -1 with "error". An environment missing from the file is
  * unchanged. A sleep is cut short at the daemon's stop request (a safe
  * point), which yields the result canceled, unless "ignoreStop" is true (a
- * run that never reaches a safe point, to test daemon.stopTimeout).
+ * run that never reaches a safe point, to test daemon.stopTimeout). When
+ * the daemon abandons the run (stop timeout, hang limit) the sleep ends
+ * with an error, as a killed worker process would. Runs of different
+ * environments overlap (the daemon runs them in parallel).
  */
 #ifndef SL_FAKE_H
 #define SL_FAKE_H

@@ -1,9 +1,10 @@
 /*
  * The seam between the daemon loop and the reconcile pipeline.
  *
- * The daemon calls one function per environment run (sl_reconcile_env_fn)
- * from its worker thread and learns what happened from a plain struct; it
- * never looks inside the pipeline. The function must check
+ * The daemon calls one function per environment run (sl_reconcile_env_fn),
+ * each run on a thread of its own (up to daemon.parallel environments at
+ * once, never two runs of one environment), and learns what happened from a
+ * plain struct; it never looks inside the pipeline. The function must check
  * sl_daemon_ctx_stopping() at its safe points (between fetch and apply,
  * between apply phases, while waiting for health) and return with outcome
  * SL_RUN_CANCELED when it stops early. Nothing in the result may hold secret
@@ -57,6 +58,12 @@ bool sl_daemon_ctx_stopping(const struct sl_daemon_ctx *ctx);
  * engine's sl_rc_opts.cancel): non-zero once the daemon is stopping.
  */
 const volatile sig_atomic_t *sl_daemon_ctx_cancel_flag(const struct sl_daemon_ctx *ctx);
+/*
+ * True once the daemon gave up on this run (the stop timeout passed, or the
+ * run exceeded its hang limit): end now, even at an unsafe point. A run in a
+ * worker process kills it; the reconcile state survives a kill anywhere.
+ */
+bool sl_daemon_ctx_abandoned(const struct sl_daemon_ctx *ctx);
 /* The configuration this run belongs to (stable for the whole run). */
 const struct sl_config *sl_daemon_ctx_config(const struct sl_daemon_ctx *ctx);
 /* Why this run started: "startup", "interval", "retry", "webhook", "control", "signal". */

@@ -1,8 +1,11 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "file.h"
 #include "gittree.h"
@@ -27,6 +30,7 @@ struct sl_source {
     const struct sl_config *cfg;
     struct ssrc_repo *cache;
     char *state_path;
+    char *lock_path;
     struct sl_secbuf token;
     struct sl_secbuf password;
     struct ssrc_signers *signers;
@@ -130,6 +134,39 @@ int sl_source_check_config(const struct sl_config *cfg, struct sl_error *err)
     return 0;
 }
 
+/*
+ * The daemon's worker processes (one per running environment) share the
+ * bare cache and the state file. Creating the cache, fetching into it and
+ * the read-modify-write of the state file happen under an exclusive flock on
+ * <stateDir>/sources/lock; reading commits needs no lock (git objects are
+ * immutable and packs appear atomically). Returns the locked fd.
+ */
+static int source_lock(const struct sl_source *s, struct sl_error *err)
+{
+    int fd = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+    if (fd < 0)
+        return sl_error_errno(err, errno, "%s", s->lock_path);
+    while (flock(fd, LOCK_EX) != 0) {
+        int e = errno;
+        /* A signal interrupts the wait (no SA_RESTART): stop if it asked us to. */
+        if (e == EINTR && (s->cancel == NULL || s->cancel(s->cancel_arg) == 0))
+            continue;
+        close(fd);
+        if (e == EINTR)
+            return sl_error_set(err, SL_ECANCELED, "%s: canceled while waiting for the lock",
+                                s->lock_path);
+        return sl_error_errno(err, e, "%s: flock", s->lock_path);
+    }
+    return fd;
+}
+
+static void source_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* releases the flock */
+}
+
 static int load_state(struct sl_source *s, struct sl_error *err)
 {
     struct sl_buf b = SL_BUF_INIT(SSRC_STATE_MAX);
@@ -170,7 +207,7 @@ int sl_source_open(const struct sl_config *cfg, const char *cache_dir, struct sl
     struct sl_buf path = SL_BUF_INIT(4096);
     struct sl_buf data = SL_BUF_INIT(SIGNERS_MAX);
     struct ssrc_error se = SSRC_ERROR_INIT;
-    int rc = -1;
+    int rc = -1, lockfd = -1;
 
     *out = NULL;
     if (sl_lazy_require(SL_LAZY_GIT2, err) != 0 || sl_source_check_config(cfg, err) != 0)
@@ -205,13 +242,23 @@ int sl_source_open(const struct sl_config *cfg, const char *cache_dir, struct sl
         }
     }
     if (sl_buf_printf(&path, err, "%s/sources", cfg->state_dir) != 0 ||
-        sl_mkdir_p(path.ptr, 0700, err) != 0 || sl_buf_puts(&path, "/state", err) != 0)
+        sl_mkdir_p(path.ptr, 0700, err) != 0 || sl_buf_puts(&path, "/lock", err) != 0)
+        goto done;
+    s->lock_path = sl_buf_detach(&path, NULL);
+    if (s->lock_path == NULL) {
+        sl_error_set(err, SL_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (sl_buf_printf(&path, err, "%s/sources/state", cfg->state_dir) != 0)
         goto done;
     s->state_path = sl_buf_detach(&path, NULL);
     if (s->state_path == NULL) {
         sl_error_set(err, SL_ENOMEM, "out of memory");
         goto done;
     }
+    lockfd = source_lock(s, err);
+    if (lockfd < 0)
+        goto done;
     if (cache_dir == NULL) {
         if (sl_buf_printf(&path, err, "%s/git", cfg->state_dir) != 0 ||
             sl_mkdir_p(path.ptr, 0700, err) != 0)
@@ -228,6 +275,7 @@ int sl_source_open(const struct sl_config *cfg, const char *cache_dir, struct sl
     s = NULL;
     rc = 0;
 done:
+    source_unlock(lockfd);
     sl_buf_release(&path);
     sl_buf_release(&data);
     sl_source_free(s);
@@ -240,6 +288,7 @@ void sl_source_free(struct sl_source *s)
         return;
     ssrc_repo_free(s->cache);
     free(s->state_path);
+    free(s->lock_path);
     sl_secbuf_release(&s->token);
     sl_secbuf_release(&s->password);
     ssrc_signers_free(s->signers);
@@ -258,6 +307,7 @@ int sl_source_poll(struct sl_source *s, struct sl_source_poll *res, struct sl_er
     struct ssrc_remote_opts o;
     struct ssrc_poll_result pr;
     struct ssrc_error se = SSRC_ERROR_INIT;
+    int lockfd;
 
     memset(&o, 0, sizeof(o));
     memset(res, 0, sizeof(*res));
@@ -272,10 +322,16 @@ int sl_source_poll(struct sl_source *s, struct sl_source_poll *res, struct sl_er
     o.timeout_ms = c->timeout_ms;
     o.cancel = s->cancel;
     o.cancel_arg = s->cancel_arg;
+    /* Another worker may be fetching: after it, the remote's refs match and no fetch runs. */
+    lockfd = source_lock(s, err);
+    if (lockfd < 0)
+        return -1;
     if (ssrc_poll(s->cache, &o, &pr, &se) != 0) {
+        source_unlock(lockfd);
         conv(err, &se);
         return sl_error_wrap(err, "fetching");
     }
+    source_unlock(lockfd);
     res->changed = pr.changed;
     res->attempts = pr.attempts;
     res->nrefs = pr.nrefs;
@@ -457,9 +513,22 @@ int sl_source_save_state(struct sl_source *s, bool accept_moved, struct sl_error
     const struct ssrc_resolution **res = NULL;
     char *text = NULL;
     size_t len = 0;
-    int rc = -1;
+    int rc = -1, lockfd;
 
     memset(&next, 0, sizeof(next));
+    /*
+     * Under the lock, start from the file as it is now: another worker may
+     * have recorded its environment since we read it at open.
+     */
+    lockfd = source_lock(s, err);
+    if (lockfd < 0)
+        return -1;
+    ssrc_state_release(&s->seen);
+    s->have_seen = false;
+    if (load_state(s, err) != 0) {
+        source_unlock(lockfd);
+        return -1;
+    }
     envs = calloc(s->ndone + 1, sizeof(*envs));
     res = calloc(s->ndone + 1, sizeof(*res));
     if (envs == NULL || res == NULL) {
@@ -488,6 +557,7 @@ done:
     free(text);
     ssrc_state_release(&next);
     ssrc_refs_release(&now);
+    source_unlock(lockfd);
     free(envs);
     free(res);
     return rc;

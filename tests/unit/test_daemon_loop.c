@@ -202,7 +202,7 @@ static size_t wait_calls(const char *env, const char *trigger, size_t n, int tim
 
 static void test_next_delay(void **state)
 {
-    struct sl_daemon_config dc = {60000, 10000, 80000, 10};
+    struct sl_daemon_config dc = {60000, 10000, 80000, 10, 4};
 
     /* Success: interval plus 0..10 %. */
     assert_int_equal(sl_daemon_next_delay_ms(&dc, 60000, 0, 0), 60000);

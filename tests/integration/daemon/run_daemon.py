@@ -332,10 +332,18 @@ environments:
     write_fake({"dev": {"result": "applied", "revision": "3333333", "sleepMs": 20000}})
     control(state, "poll dev")
     check(wait_for(lambda: notify.seen("STATUS=reconciling dev")), "STATUS= says what it does")
-    # A reload during a run is accepted now and applied after the run.
+    # Environments are independent: stage is polled and reconciled while dev is still applying.
+    mark = logtext().count("env=stage trigger=control")
+    control(state, "poll stage")
+    check(wait_for(lambda: logtext().count("env=stage trigger=control") > mark),
+          "stage reconciled while dev is still applying")
+    running = {e["name"]: e["running"] for e in json.loads(control(state, "status"))["environments"]}
+    check(running.get("dev") is True and running.get("stage") is False,
+          "status shows dev running, stage idle: %s" % running)
+    # A reload during a run takes effect at once; the run finishes with the configuration it had.
     p.send_signal(signal.SIGHUP)
-    check(wait_for(lambda: "configuration accepted; it applies when the current reconcile ends"
-                   in logtext()), "reload during a run waits for the run")
+    check(wait_for(lambda: "running reconciles finish with the previous configuration"
+                   in logtext()), "reload during a run applies at once")
     time.sleep(0.2)
     t = time.monotonic()
     p.send_signal(signal.SIGTERM)
