@@ -704,7 +704,11 @@ int sl_kube_apply(struct sl_kube *k, const json_t *obj, const struct sl_kube_app
         struct sl_kube_req rq = {"PATCH", path.ptr, NULL, "application/apply-patch+yaml", body, len,
                                  secret,  false,    0};
 
-        if (call(k, &rq, what, &res, st, err) != 0)
+        /*
+         * The answer is the whole object; parse it only when someone reads it (an apply of
+         * thousands of objects would otherwise spend much of its time in a JSON parser).
+         */
+        if (call(k, &rq, what, out != NULL || (created != NULL && dry) ? &res : NULL, st, err) != 0)
             goto out;
     }
     if (created != NULL) {

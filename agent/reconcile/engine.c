@@ -874,6 +874,18 @@ static bool prune_one(struct run *r, const struct sl_action *a)
 /* ---- health ---- */
 
 /*
+ * The pause before the next health look, elapsed ms into the wait: 25 ms for the first
+ * half second, then a quarter of the time waited so far (a look is never later than a
+ * quarter of the wait), at most the poll interval.
+ */
+static int64_t health_delay(int64_t elapsed, int64_t poll)
+{
+    int64_t d = elapsed < 500 ? 25 : elapsed / 4;
+
+    return d < poll ? d : poll;
+}
+
+/*
  * Wait until every desired object is Current. live0 (may be NULL) is a LIST result taken
  * just before, used for the first look so that an unchanged environment costs nothing.
  */
@@ -1001,10 +1013,11 @@ static int wait_health_rounds(struct run *r, const struct sl_plan *plan, bool us
         if (round == 0 || round % 5 == 0)
             progress(r, SL_PHASE_HEALTH, NULL, worst);
         /*
-         * Look again soon at first (most rollouts are quick: 50, 100, 200, 400,
-         * 800 ms; a look is one LIST per kind), then every poll interval.
+         * Look again soon at first: most rollouts are quick, and every look that
+         * comes late costs the whole wait the time it was late. A look is one
+         * LIST per kind with objects not yet Current.
          */
-        sleep_ms(r, round < 5 && (50 << round) < poll ? 50 << round : poll);
+        sleep_ms(r, health_delay(now_ms() - start, poll));
     }
 }
 

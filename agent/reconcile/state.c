@@ -68,6 +68,7 @@ void sl_inventory_release(struct sl_inventory *inv)
     for (size_t i = 0; i < inv->n; i++)
         sl_ref_release(&inv->items[i]);
     free(inv->items);
+    free(inv->index);
     memset(inv, 0, sizeof(*inv));
 }
 
@@ -138,11 +139,66 @@ static bool same_id(const struct sl_ref *r, const char *group, const char *kind,
            strcmp(r->name, name) == 0;
 }
 
+/* Below this many entries a scan is as fast as the index. */
+#define INDEX_MIN 32
+
+static uint64_t id_hash(const char *group, const char *kind, const char *ns, const char *name)
+{
+    const char *parts[4] = {group, kind, ns, name};
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+    for (size_t p = 0; p < 4; p++) {
+        for (const unsigned char *c = (const unsigned char *)parts[p]; *c != '\0'; c++)
+            h = (h ^ *c) * 1099511628211ull;
+        h = (h ^ 0xff) * 1099511628211ull; /* separator: ("ab","c") != ("a","bc") */
+    }
+    return h;
+}
+
+static void index_put(struct sl_inventory *inv, size_t i)
+{
+    const struct sl_ref *r = &inv->items[i];
+    size_t mask = inv->index_cap - 1;
+    size_t at = (size_t)id_hash(r->group, r->kind, r->ns, r->name) & mask;
+
+    while (inv->index[at] != 0)
+        at = (at + 1) & mask;
+    inv->index[at] = i + 1;
+}
+
+/* Keep the index at most half full; on failure drop it (find falls back to a scan). */
+static void index_grow(struct sl_inventory *inv)
+{
+    size_t ncap = inv->index_cap ? inv->index_cap : 64, *p;
+
+    if (inv->n < INDEX_MIN || (inv->index != NULL && (inv->n + 1) * 2 <= inv->index_cap))
+        return;
+    while ((inv->n + 1) * 2 > ncap)
+        ncap *= 2;
+    p = calloc(ncap, sizeof(*p));
+    free(inv->index);
+    inv->index = p;
+    inv->index_cap = p != NULL ? ncap : 0;
+    for (size_t i = 0; p != NULL && i < inv->n; i++)
+        index_put(inv, i);
+}
+
 long sl_inventory_find(const struct sl_inventory *inv, const char *group, const char *kind,
                        const char *ns, const char *name)
 {
+    group = group ? group : "";
+    ns = ns ? ns : "";
+    if (inv->index != NULL) {
+        size_t mask = inv->index_cap - 1;
+        size_t at = (size_t)id_hash(group, kind, ns, name) & mask;
+
+        for (; inv->index[at] != 0; at = (at + 1) & mask)
+            if (same_id(&inv->items[inv->index[at] - 1], group, kind, ns, name))
+                return (long)(inv->index[at] - 1);
+        return -1;
+    }
     for (size_t i = 0; i < inv->n; i++)
-        if (same_id(&inv->items[i], group ? group : "", kind, ns ? ns : "", name))
+        if (same_id(&inv->items[i], group, kind, ns, name))
             return (long)i;
     return -1;
 }
@@ -190,6 +246,10 @@ int sl_inventory_add(struct sl_inventory *inv, const struct sl_ref *r, struct sl
     if (ref_copy(&inv->items[inv->n], r, err) != 0)
         return -1;
     inv->n++;
+    if (inv->index != NULL && inv->n * 2 <= inv->index_cap)
+        index_put(inv, inv->n - 1);
+    else
+        index_grow(inv);
     return 0;
 }
 

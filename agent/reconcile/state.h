@@ -42,6 +42,13 @@ struct sl_ref {
 struct sl_inventory {
     struct sl_ref *items;
     size_t n, cap;
+    /*
+     * Hash index over items (slot = item index + 1, 0 empty), kept by sl_inventory_add once
+     * the inventory is large, so that finding one of thousands of entries is not a scan.
+     * Owned with items; NULL for small inventories.
+     */
+    size_t *index;
+    size_t index_cap; /* a power of two */
 };
 
 enum sl_result {

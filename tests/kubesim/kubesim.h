@@ -62,7 +62,8 @@ struct ks_fault;
 
 struct ks_state {
     pthread_mutex_t mu;
-    pthread_cond_t changed; /* broadcast on every stored event */
+    pthread_cond_t changed;  /* broadcast on every stored event */
+    pthread_cond_t sim_wake; /* a workload to simulate was (re)armed, or stop */
     struct ks_options opt;
     struct ks_resource *res;
     size_t nres, capres;
@@ -116,6 +117,7 @@ struct ks_request {
     bool readonly;
     const char *body;
     size_t body_len;
+    json_t *json_body; /* a JSON body parsed before the state lock was taken (owned), or NULL */
     /* query parameters */
     const char *q_field_manager, *q_force, *q_dry_run, *q_label_selector, *q_field_selector,
             *q_limit, *q_continue, *q_watch, *q_resource_version, *q_timeout_seconds,
@@ -126,6 +128,8 @@ struct ks_request {
 };
 
 void ks_handle_api(struct ks_state *st, struct ks_request *rq, struct ks_reply *out);
+/* Parse a JSON request body into rq->json_body (no lock needed; YAML and errors are left). */
+void ks_preparse_body(struct ks_request *rq);
 /* Fill rq->verb and rq->resource_name ("apply apps/deployments") without acting. */
 void ks_classify(struct ks_state *st, struct ks_request *rq);
 int ks_watch_prefix(struct ks_state *st, const char *path, char *out, size_t outlen,

@@ -563,6 +563,23 @@ static void control(struct server *srv, struct ks_request *rq, struct ks_reply *
 
 /* ---- request dispatch -------------------------------------------------------- */
 
+/*
+ * Serialise the reply body now, under the state lock: replies share values with the
+ * store (no deep copy of every object read or written), and the store may change as
+ * soon as the lock is released.
+ */
+static void serialise_reply(struct ks_reply *rep)
+{
+    if (rep->raw || !rep->body)
+        return;
+    rep->raw = json_dumps(rep->body, JSON_COMPACT | JSON_ENCODE_ANY);
+    rep->raw_len = 0;
+    if (rep->raw) {
+        json_decref(rep->body);
+        rep->body = NULL;
+    }
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *conn, struct ks_reply *rep)
 {
     char *s;
@@ -728,6 +745,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     if (strncmp(url, "/kubesim/", 9) == 0) {
         pthread_mutex_lock(&st->mu);
         control(srv, &rq, &rep);
+        serialise_reply(&rep);
         pthread_mutex_unlock(&st->mu);
         goto send;
     }
@@ -784,12 +802,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         return start_watch(srv, conn, &rq);
     }
 
+    ks_preparse_body(&rq); /* outside the lock: the one piece of work that needs no state */
     pthread_mutex_lock(&st->mu);
     bool handled = false;
     ks_handle_discovery(st, &rq, &rep, &handled);
     if (!handled)
         ks_handle_api(st, &rq, &rep);
     count_request(st, &rq, rep.code);
+    serialise_reply(&rep);
     pthread_mutex_unlock(&st->mu);
 
 send:
@@ -797,6 +817,7 @@ send:
         fprintf(stderr, "kubesim: %s %s [%s] [%s] -> %u\n", method, url,
                 rq.content_type ? rq.content_type : "", rq.accept ? rq.accept : "", rep.code);
     result = send_reply(conn, &rep);
+    json_decref(rq.json_body);
     json_decref(rep.body);
     free(rep.raw);
     return result;
@@ -1192,6 +1213,7 @@ out:
     if (sim_started) {
         pthread_mutex_lock(&srv.st.mu);
         pthread_cond_broadcast(&srv.st.changed);
+        pthread_cond_broadcast(&srv.st.sim_wake);
         pthread_mutex_unlock(&srv.st.mu);
     }
     if (d)

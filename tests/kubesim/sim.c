@@ -246,6 +246,7 @@ void ks_sim_notify(struct ks_state *st, const struct ks_resource *r, const char 
                                   (json_int_t)ks_now_ms(), "group", r->group, "resource",
                                   r->resource, "done", 0, "template", tmpl ? tmpl : json_null(),
                                   "templateChanged", tmpl_changed, "prevReady", prev_ready));
+    pthread_cond_signal(&st->sim_wake);
 }
 
 static json_t *condition(const char *type, const char *status, const char *reason,
@@ -643,20 +644,49 @@ static bool sim_step(struct ks_state *st, const char *key, json_t *s)
     return final;
 }
 
+/*
+ * When entry s needs its next step, in ms since the epoch. A workload's status changes
+ * only when it is first seen and when its age crosses the ready delay or the fail
+ * delay, so it is stepped exactly then (as a controller reacting to the event would)
+ * rather than on a fixed tick: a status is not late by up to a tick, and hundreds of
+ * waiting workloads cost nothing between their transitions. With --pods a Deployment
+ * also follows the Pods it created: those are stepped on every pass.
+ */
+static int64_t sim_due(const struct ks_state *st, const json_t *s)
+{
+    int64_t since = json_integer_value(json_object_get(s, "since"));
+    const json_t *stepped = json_object_get(s, "stepped");
+    int64_t last, t[2] = {st->opt.ready_delay_ms, st->opt.fail_after_ms}, due = INT64_MAX;
+
+    if (st->opt.pods)
+        return 0;
+    if (!json_is_integer(stepped)) /* first seen: a few ms later, to take a burst in one pass */
+        return since + (st->opt.ready_delay_ms < 10 ? st->opt.ready_delay_ms : 10);
+    last = json_integer_value(stepped) - since; /* the age at the last step */
+    for (size_t i = 0; i < 2; i++)
+        if (t[i] > last && since + t[i] < due)
+            due = since + t[i];
+    return due;
+}
+
 void *ks_sim_thread(void *arg)
 {
     struct ks_state *st = arg;
+    pthread_mutex_lock(&st->mu);
     while (!st->stop) {
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-        pthread_mutex_lock(&st->mu);
+        int64_t now = ks_now_ms(), next = now + 1000;
         json_t *keys = json_array();
         const char *k;
         json_t *v;
         json_object_foreach(st->sim, k, v)
         {
-            if (!json_is_true(json_object_get(v, "done")))
+            if (json_is_true(json_object_get(v, "done")))
+                continue;
+            int64_t due = sim_due(st, v);
+            if (due <= now)
                 json_array_append_new(keys, json_string(k));
+            else if (due < next)
+                next = due;
         }
         size_t i;
         json_t *kj;
@@ -669,15 +699,25 @@ void *ks_sim_thread(void *arg)
             json_incref(s);
             bool fin = sim_step(st, key, s);
             /* sim_step may have re-armed the entry through a store write. */
-            json_t *now = json_object_get(st->sim, key);
-            if (fin && now &&
-                json_integer_value(json_object_get(now, "gen")) ==
-                        json_integer_value(json_object_get(s, "gen")))
-                json_object_set_new(now, "done", json_true());
+            json_t *now_s = json_object_get(st->sim, key);
+            if (now_s && json_integer_value(json_object_get(now_s, "gen")) ==
+                                 json_integer_value(json_object_get(s, "gen"))) {
+                if (fin)
+                    json_object_set_new(now_s, "done", json_true());
+                json_object_set_new(now_s, "stepped", json_integer(now));
+            }
             json_decref(s);
         }
         json_decref(keys);
-        pthread_mutex_unlock(&st->mu);
+        if (st->opt.pods && next > now + 50)
+            next = now + 50;
+        if (next > now && !st->stop) {
+            /* steps that come due together are taken in one pass */
+            struct timespec ts = {(time_t)((next + 1) / 1000),
+                                  (long)((next + 1) % 1000) * 1000000L};
+            pthread_cond_timedwait(&st->sim_wake, &st->mu, &ts);
+        }
     }
+    pthread_mutex_unlock(&st->mu);
     return NULL;
 }

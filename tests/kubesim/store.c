@@ -132,6 +132,7 @@ int ks_state_init(struct ks_state *st)
 {
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->changed, NULL);
+    pthread_cond_init(&st->sim_wake, NULL);
     st->capres = KS_RES_CAP;
     st->res = calloc(st->capres, sizeof *st->res);
     st->objects = json_object();
@@ -455,6 +456,20 @@ static json_t *parse_body(const struct ks_request *rq, char *err, size_t errlen)
         snprintf(err, errlen, "%s", e.msg);
     sl_ystream_free(ys);
     return j;
+}
+
+void ks_preparse_body(struct ks_request *rq)
+{
+    const char *b = rq->body;
+    size_t n = rq->body_len;
+    while (n > 0 && isspace((unsigned char)*b)) {
+        b++;
+        n--;
+    }
+    if (rq->json_body || n == 0 || (*b != '{' && *b != '[') ||
+        (rq->content_type && strstr(rq->content_type, "protobuf")))
+        return;
+    rq->json_body = json_loadb(b, n, 0, NULL);
 }
 
 static const char *meta_str(const json_t *obj, const char *k)
@@ -796,7 +811,7 @@ static void commit(struct ks_state *st, const struct ks_resource *r, const char 
 
     if (live && ks_equal_ignoring_times(live, obj)) {
         json_decref(obj);
-        reply_obj(out, 200, json_deep_copy(live));
+        reply_obj(out, 200, json_incref(ks_mut(live))); /* serialised under the lock */
         return;
     }
     json_t *fin = json_object_get(meta, "finalizers");
@@ -815,7 +830,7 @@ static void commit(struct ks_state *st, const struct ks_resource *r, const char 
     if (strcmp(r->group, "apiextensions.k8s.io") == 0)
         register_crd(st, obj);
     ks_store_put(st, r, key, obj, live ? "MODIFIED" : "ADDED");
-    reply_obj(out, live ? 200 : 201, json_deep_copy(obj));
+    reply_obj(out, live ? 200 : 201, json_incref(obj)); /* serialised under the lock */
 }
 
 /* ---- label and field selectors ------------------------------------------- */
@@ -971,9 +986,13 @@ static void hex_decode(const char *s, char *out, size_t outlen)
     out[o] = 0;
 }
 
+/*
+ * What a read returns: a shallow copy (its members are the stored values), so it must be
+ * serialised before the state lock is released, as the handler does with every reply.
+ */
 static json_t *output_copy(const struct ks_resource *r, const json_t *obj, bool in_list)
 {
-    json_t *c = json_deep_copy(obj);
+    json_t *c = json_copy(ks_mut(obj));
     char gv[256];
     if (in_list && !r->crd) {
         /* Typed lists of the real server carry no kind/apiVersion per item. */
@@ -1568,6 +1587,9 @@ static void do_write(struct ks_state *st, const struct ks_resource *r, const cha
             ks_reply_status(out, 415, "UnsupportedMediaType", "%s", err);
             return;
         }
+    } else if (strcmp(rq->method, "DELETE") != 0 && rq->json_body) {
+        body = rq->json_body; /* taken: do_write may change it */
+        rq->json_body = NULL;
     } else if (strcmp(rq->method, "DELETE") != 0) {
         body = parse_body(rq, err, sizeof err);
         if (!body) {
@@ -1620,7 +1642,8 @@ static void do_write(struct ks_state *st, const struct ks_resource *r, const cha
                                           r->resource));
             goto done;
         }
-        json_t *obj = json_deep_copy(body);
+        json_t *obj = body; /* not used below */
+        body = NULL;
         prepare_meta(obj, r, ns, bnc);
         json_object_del(json_object_get(obj, "metadata"), "managedFields");
         ks_update_managed(NULL, obj, manager, "", !r->crd, gv);
@@ -1764,7 +1787,8 @@ static void do_write(struct ks_state *st, const struct ks_resource *r, const cha
                                            "characters, '-' or '.'")));
             goto done;
         }
-        json_t *applied = json_deep_copy(body);
+        json_t *applied = body; /* not used below */
+        body = NULL;
         prepare_meta(applied, r, ns, name);
         json_t *conflicts = NULL;
         bool force = rq->q_force && strcmp(rq->q_force, "true") == 0;
