@@ -61,6 +61,14 @@ static int fake(void *arg, struct sl_daemon_ctx *ctx, const struct sl_env_config
     }
     if (strncmp(env->name, "bad", 3) == 0)
         return sl_error_set(err, SL_EIO, "simulated failure");
+    /* "slow*": a long apply that stops at a safe point when the daemon stops. */
+    for (int i = 0; strncmp(env->name, "slow", 4) == 0 && i < 150; i++) {
+        if (sl_daemon_ctx_stopping(ctx)) {
+            res->outcome = SL_RUN_CANCELED;
+            return 0;
+        }
+        sleep_ms(20);
+    }
     res->outcome = SL_RUN_UNCHANGED;
     snprintf(res->revision, sizeof(res->revision), "abc");
     return 0;
@@ -310,6 +318,51 @@ static void test_loop_schedule_and_stop(void **state)
     }
 }
 
+/* A slow environment does not hold up another one, unless daemon.parallel is 1. */
+static void run_parallel(unsigned parallel, size_t *good_runs_during_slow)
+{
+    char text[1024];
+    int64_t slow[8], good[64];
+    size_t ns, ng;
+    pid_t pid;
+
+    unlink(calls);
+    snprintf(text, sizeof(text),
+             "source:\n  url: file:///nonexistent\n"
+             "stateDir: %s/state\n"
+             "http:\n  listen: \"\"\n"
+             "daemon:\n  stopTimeout: 5s\n  jitter: 0\n  parallel: %u\n"
+             "environments:\n"
+             "  - name: slow\n    track: {type: branch}\n    path: s\n    interval: 1h\n"
+             "  - name: good\n    track: {type: branch}\n    path: g\n    interval: 1s\n",
+             dir, parallel);
+    write_file(cfgpath, text);
+    pid = start_daemon();
+    assert_int_equal(wait_calls("slow", NULL, 1, 3000), 1);
+    sleep_ms(2500); /* slow runs 3 s */
+    ns = call_times("slow", NULL, slow, 8);
+    ng = call_times("good", NULL, good, 64);
+    assert_int_equal(ns, 1);
+    *good_runs_during_slow = 0;
+    for (size_t i = 0; i < ng; i++)
+        if (good[i] >= slow[0] && good[i] < slow[0] + 2500)
+            (*good_runs_during_slow)++;
+    kill(pid, SIGTERM);
+    assert_int_equal(wait_exit(pid, 5000), 0);
+    live_daemon = -1;
+}
+
+static void test_parallel(void **state)
+{
+    size_t n;
+
+    (void)state;
+    run_parallel(4, &n);
+    assert_true(n >= 2); /* every second while slow runs */
+    run_parallel(1, &n);
+    assert_int_equal(n, 0); /* one at a time: good waits for slow */
+}
+
 static void test_reload(void **state)
 {
     char reply[4096];
@@ -439,6 +492,7 @@ int main(void)
             cmocka_unit_test(test_lock),
             cmocka_unit_test_teardown(test_loop_schedule_and_stop, kill_daemon),
             cmocka_unit_test_teardown(test_reload, kill_daemon),
+            cmocka_unit_test_teardown(test_parallel, kill_daemon),
             cmocka_unit_test_teardown(test_sd_notify_messages, kill_daemon),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
