@@ -28,7 +28,7 @@ static struct lazy_lib libs[] = {
         [SL_LAZY_CURL] = {SL_LAZY_SONAME_CURL,
                           "needed to talk to the Kubernetes API and to send notifications",
                           PTHREAD_ONCE_INIT, NULL, ""},
-        [SL_LAZY_MHD] = {SL_LAZY_SONAME_MHD, "needed for the HTTP endpoint (metrics, webhooks)",
+        [SL_LAZY_MHD] = {SL_LAZY_SONAME_MHD, "needed to serve metrics and webhooks over HTTP",
                          PTHREAD_ONCE_INIT, NULL, ""},
         [SL_LAZY_GIT2] = {SL_LAZY_SONAME_GIT2, "needed to read the git repository",
                           PTHREAD_ONCE_INIT, NULL, ""},
