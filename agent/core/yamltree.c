@@ -3,6 +3,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "buf.h"
@@ -366,18 +368,18 @@ fail:
 typedef int (*doc_fn)(void *ctx, const struct sl_ydoc *doc, struct sl_error *err);
 static int load_stream(struct sl_ystream **out, const char *data, size_t len, const char *name,
                        const struct sl_yaml_limits *limits, bool dup_last_wins, doc_fn each,
-                       void *each_ctx, struct sl_error *err);
+                       void *each_ctx, bool consume, struct sl_error *err);
 
 int sl_yaml_load(struct sl_ystream **out, const char *data, size_t len, const char *name,
                  const struct sl_yaml_limits *limits, struct sl_error *err)
 {
-    return load_stream(out, data, len, name, limits, false, NULL, NULL, err);
+    return load_stream(out, data, len, name, limits, false, NULL, NULL, false, err);
 }
 
 int sl_yaml_load_lenient(struct sl_ystream **out, const char *data, size_t len, const char *name,
                          const struct sl_yaml_limits *limits, struct sl_error *err)
 {
-    return load_stream(out, data, len, name, limits, true, NULL, NULL, err);
+    return load_stream(out, data, len, name, limits, true, NULL, NULL, false, err);
 }
 
 int sl_yaml_load_each(const char *data, size_t len, const char *name,
@@ -385,13 +387,44 @@ int sl_yaml_load_each(const char *data, size_t len, const char *name,
                       int (*each)(void *ctx, const struct sl_ydoc *doc, struct sl_error *err),
                       void *ctx, struct sl_error *err)
 {
-    return load_stream(NULL, data, len, name, limits, false, each, ctx, err);
+    return load_stream(NULL, data, len, name, limits, false, each, ctx, false, err);
+}
+
+int sl_yaml_load_each_consume(char *data, size_t len, const char *name,
+                              const struct sl_yaml_limits *limits,
+                              int (*each)(void *ctx, const struct sl_ydoc *doc,
+                                          struct sl_error *err),
+                              void *ctx, struct sl_error *err)
+{
+    return load_stream(NULL, data, len, name, limits, false, each, ctx, true, err);
+}
+
+/*
+ * Give the whole pages of data that libyaml has already copied in (it reads
+ * the input ahead of the events, never back) to the kernel: they read as
+ * zeros from now on. Only pages strictly inside [data, data + len) are
+ * touched, so whoever allocated data (malloc) still owns its bookkeeping.
+ */
+static void release_consumed(const yaml_parser_t *p, const char *data, size_t *released)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    size_t page = ps > 0 ? (size_t)ps : 4096;
+    uintptr_t start, end;
+
+    start = ((uintptr_t)data + *released + page - 1) & ~(uintptr_t)(page - 1);
+    end = (uintptr_t)p->input.string.current & ~(uintptr_t)(page - 1);
+    if (end <= start || end - start < 16 * page)
+        return; /* a syscall per 64 KiB at most */
+    /* advisory: if the kernel refuses, the bytes simply stay resident */
+    if (madvise((void *)start, end - start, MADV_DONTNEED) == 0)
+        *released = (size_t)(end - (uintptr_t)data);
 }
 
 static int load_stream(struct sl_ystream **out, const char *data, size_t len, const char *name,
                        const struct sl_yaml_limits *limits, bool dup_last_wins, doc_fn each,
-                       void *each_ctx, struct sl_error *err)
+                       void *each_ctx, bool consume, struct sl_error *err)
 {
+    size_t released = 0;
     static const struct sl_yaml_limits defaults = SL_YAML_LIMITS_DEFAULT;
     struct loader ld;
     struct sl_ystream *s = NULL;
@@ -461,6 +494,8 @@ static int load_stream(struct sl_ystream **out, const char *data, size_t len, co
             if (erc != 0)
                 goto done;
             ndone++;
+            if (consume)
+                release_consumed(&ld.parser, data, &released);
             continue;
         }
         if (s->ndocs == capdocs) {

@@ -80,6 +80,18 @@ int sl_yaml_load_each(const char *data, size_t len, const char *name,
                       const struct sl_yaml_limits *limits,
                       int (*each)(void *ctx, const struct sl_ydoc *doc, struct sl_error *err),
                       void *ctx, struct sl_error *err);
+/*
+ * sl_yaml_load_each over a buffer the caller is done with once it is parsed
+ * (a resource file): the whole pages already parsed are handed back to the
+ * kernel as parsing proceeds, so a large file does not stay resident beside
+ * the objects made from it. Afterwards data holds unspecified bytes (partly
+ * zeros); it is still the caller's to free.
+ */
+int sl_yaml_load_each_consume(char *data, size_t len, const char *name,
+                              const struct sl_yaml_limits *limits,
+                              int (*each)(void *ctx, const struct sl_ydoc *doc,
+                                          struct sl_error *err),
+                              void *ctx, struct sl_error *err);
 void sl_ystream_free(struct sl_ystream *s);
 void sl_ynode_free(struct sl_ynode *n);
 

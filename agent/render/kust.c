@@ -315,14 +315,15 @@ static int load_one_doc(void *ctx, const struct sl_ydoc *doc, struct sl_error *e
     return add_object(L, lc->m, obj, lc->path, line > 0 ? line : doc->line);
 }
 
-static int load_resource_file(struct layer *L, const char *path, const char *data, size_t len,
+/* Consumes data (see sl_yaml_load_each_consume): the file is not read again. */
+static int load_resource_file(struct layer *L, const char *path, char *data, size_t len,
                               struct resmap *m)
 {
     struct loadctx lc = {L, path, m};
     struct sl_yaml_limits lim = SL_YAML_LIMITS_DEFAULT;
     lim.max_depth = L->c->opts.max_yaml_depth;
     lim.max_alias_nodes = L->c->opts.max_yaml_alias_nodes;
-    return sl_yaml_load_each(data, len, path, &lim, load_one_doc, &lc, ERR(L->c));
+    return sl_yaml_load_each_consume(data, len, path, &lim, load_one_doc, &lc, ERR(L->c));
 }
 
 static int build_layer(struct render_ctx *c, const char *dir, struct resmap *ra, bool component,
@@ -2755,6 +2756,8 @@ static int run_layer(struct layer *L, size_t depth)
         if (accumulate_resources(L, bases, "bases", depth) != 0)
             return -1;
     }
+    /* What loaded objects share stays shared; the table would only keep replaced values alive. */
+    rl_intern_release(&L->c->intern);
     if (load_configurations(L) != 0)
         return -1;
     if (run_generators(L) != 0 || run_plugins(L, "generators") != 0)
@@ -2815,6 +2818,7 @@ static int run_layer(struct layer *L, size_t depth)
         return -1;
     if (collect_vars(L) != 0)
         return -1;
+    rl_intern_release(&L->c->intern);
     return 0;
 }
 

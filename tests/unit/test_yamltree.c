@@ -1,5 +1,6 @@
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +175,49 @@ static void test_yamltree__non_scalar_key(void **state)
     assert_non_null(strstr(err.msg, "mapping keys must be scalars"));
 }
 
+struct consume_seen {
+    size_t ndocs;
+    bool values_ok;
+};
+
+static int consume_doc(void *ctx, const struct sl_ydoc *doc, struct sl_error *err)
+{
+    struct consume_seen *seen = ctx;
+    char want[32];
+    const struct sl_ynode *v = sl_ynode_get(doc->root, "id");
+
+    (void)err;
+    snprintf(want, sizeof(want), "doc-%zu", seen->ndocs);
+    if (v == NULL || strcmp(v->value, want) != 0)
+        seen->values_ok = false;
+    seen->ndocs++;
+    return 0;
+}
+
+/* A consumed buffer parses like any other, and its parsed pages are given back (read as 0). */
+static void test_yamltree__load_each_consume(void **state)
+{
+    struct sl_buf b = SL_BUF_INIT(SL_BUF_DEFAULT_MAX);
+    struct sl_error err = SL_ERROR_INIT;
+    struct consume_seen seen = {0, true};
+    size_t n = 20000, zeros = 0;
+    (void)state;
+
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(sl_buf_printf(&b, &err, "%sid: doc-%zu\npad: xxxxxxxxxxxxxxxxxxxx\n",
+                                       i > 0 ? "---\n" : "", i),
+                         0);
+    assert_true(b.len > 512 * 1024);
+    assert_int_equal(
+            sl_yaml_load_each_consume(b.ptr, b.len, "big.yaml", NULL, consume_doc, &seen, &err), 0);
+    assert_int_equal(seen.ndocs, n);
+    assert_true(seen.values_ok);
+    for (size_t i = 0; i < b.len / 2; i++)
+        zeros += b.ptr[i] == '\0';
+    assert_true(zeros > b.len / 4);
+    sl_buf_release(&b);
+}
+
 static void test_yamltree__null_checks(void **state)
 {
     struct sl_error err = SL_ERROR_INIT;
@@ -202,6 +246,7 @@ int main(void)
             cmocka_unit_test(test_yamltree__bad_explicit_tag),
             cmocka_unit_test(test_yamltree__non_scalar_key),
             cmocka_unit_test(test_yamltree__null_checks),
+            cmocka_unit_test(test_yamltree__load_each_consume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
