@@ -1774,7 +1774,18 @@ static int smp_one(struct layer *L, size_t *i, const json_t *patch, const char *
     bool had_ns = json_object_get(json_object_get(r->obj, "metadata"), "namespace") != NULL;
     bool deleted = false;
     int rc = -1;
-    json_t *p = json_deep_copy(patch);
+    /*
+     * Only the top level and metadata are edited below, and the merge never
+     * changes the patch: copy those two maps and share the rest (the patch
+     * applies to thousands of objects; a deep copy each time cost memory).
+     */
+    json_t *p = json_copy(unconst(patch));
+    json_t *pmd = json_object_get(patch, "metadata");
+    if (json_is_object(pmd) && p != NULL &&
+        json_object_set_new(p, "metadata", json_copy(pmd)) != 0) {
+        json_decref(p);
+        p = NULL;
+    }
     if (name == NULL || kind == NULL || ns == NULL || p == NULL) {
         sl_error_set(ERR(L->c), SL_ENOMEM, "out of memory");
         goto done;
@@ -1785,7 +1796,7 @@ static int smp_one(struct layer *L, size_t *i, const json_t *patch, const char *
     json_object_del(p, "apiVersion");
     if (!allow_kind)
         json_object_del(p, "kind");
-    json_t *pmd = json_object_get(p, "metadata");
+    pmd = json_object_get(p, "metadata");
     if (json_is_object(pmd)) {
         if (!allow_name)
             json_object_del(pmd, "name");
