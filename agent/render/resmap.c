@@ -9,23 +9,32 @@
 
 #include "render_int.h"
 
+/* The three strings of an id share one allocation (kind owns it): thousands of ids are kept. */
 static void rid_release(struct rid *id)
 {
     free(id->kind);
-    free(id->name);
-    free(id->ns);
     id->kind = id->name = id->ns = NULL;
 }
 
 static int rid_set(struct rid *id, const char *kind, const char *name, const char *ns)
 {
-    id->kind = strdup(kind ? kind : "");
-    id->name = strdup(name ? name : "");
-    id->ns = strdup(ns ? ns : "");
-    if (id->kind == NULL || id->name == NULL || id->ns == NULL) {
-        rid_release(id);
+    size_t kl, nl, sl;
+
+    kind = kind ? kind : "";
+    name = name ? name : "";
+    ns = ns ? ns : "";
+    kl = strlen(kind) + 1;
+    nl = strlen(name) + 1;
+    sl = strlen(ns) + 1;
+    if (kl + nl < kl || kl + nl + sl < sl || (id->kind = malloc(kl + nl + sl)) == NULL) {
+        id->kind = id->name = id->ns = NULL;
         return -1;
     }
+    id->name = id->kind + kl;
+    id->ns = id->name + nl;
+    memcpy(id->kind, kind, kl);
+    memcpy(id->name, name, nl);
+    memcpy(id->ns, ns, sl);
     return 0;
 }
 
