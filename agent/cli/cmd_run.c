@@ -19,6 +19,8 @@
 #include "fake.h"
 #include "file.h"
 #include "log.h"
+#include "notify.h"
+#include "secmem.h"
 #include "version.h"
 
 #include "pipeline.h"
@@ -360,27 +362,35 @@ static int write_all(int fd, const char *p, size_t len)
 
 #define WORKER_RESULT_MAX (256 << 10)
 
-/* The daemon's seam: one run of env in a worker process (called on the run's own thread). */
-static int spawn_reconcile(void *arg, struct sl_daemon_ctx *ctx, const struct sl_env_config *env,
-                           struct sl_run_result *res, struct sl_error *err)
+/* One worker process: this binary in MODE, INPUT on its stdin, its stdout collected. */
+struct worker_call {
+    char *mode; /* "--worker" or "--notify" (execve's argv is not const) */
+    char *env;
+    char *config_name;
+    const char *input;
+    size_t input_len;
+    bool (*stop)(void *arg);     /* SIGTERM: stop at a safe point */
+    bool (*kill_now)(void *arg); /* SIGKILL: abandoned */
+    void *arg;
+};
+
+static int worker_spawn(const struct worker_call *c, struct sl_buf *out, int *status, bool *killed,
+                        struct sl_error *err)
 {
-    const struct sl_config *cfg = sl_daemon_ctx_config(ctx);
-    struct sl_buf conf = SL_BUF_INIT(4 << 20), out = SL_BUF_INIT(WORKER_RESULT_MAX);
-    int in[2] = {-1, -1}, outp[2] = {-1, -1}, status = 0, rc = -1;
+    int in[2] = {-1, -1}, outp[2] = {-1, -1}, rc = -1, e;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
-    bool fa_ok = false, at_ok = false, termed = false, killed = false;
+    bool fa_ok = false, at_ok = false, termed = false;
     sigset_t none, dfl;
     char **envp = NULL;
     pid_t pid = -1;
     char level[16];
-    char *argv[] = {"sluice",  "--log-level",   level,     "run", "--worker",
-                    env->name, "--config-name", cfg->file, NULL};
+    char *argv[] = {"sluice", "--log-level",   level,          "run", c->mode,
+                    c->env,   "--config-name", c->config_name, NULL};
 
-    (void)arg;
+    *killed = false;
+    *status = 0;
     snprintf(level, sizeof(level), "%s", sl_log_level_name(sl_log_get_level()));
-    if (sl_config_format(cfg, &conf, err) != 0)
-        goto done;
     envp = worker_environ();
     if (envp == NULL) {
         sl_error_set(err, SL_ENOMEM, "out of memory");
@@ -411,17 +421,17 @@ static int spawn_reconcile(void *arg, struct sl_daemon_ctx *ctx, const struct sl
         sl_error_set(err, SL_EGENERIC, "posix_spawn setup failed");
         goto done;
     }
-    status = posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv, envp);
-    if (status != 0) {
+    e = posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv, envp);
+    if (e != 0) {
         pid = -1;
-        sl_error_errno(err, status, "starting the reconcile worker for %s", env->name);
+        sl_error_errno(err, e, "starting a worker process for %s", c->env);
         goto done;
     }
     close(in[0]);
     close(outp[1]);
     in[0] = outp[1] = -1;
     /* The worker reads all of it before anything else; a worker that died early shows below. */
-    (void)write_all(in[1], conf.ptr, conf.len);
+    (void)write_all(in[1], c->input, c->input_len);
     close(in[1]);
     in[1] = -1;
     for (;;) {
@@ -429,11 +439,11 @@ static int spawn_reconcile(void *arg, struct sl_daemon_ctx *ctx, const struct sl
         char buf[4096];
         ssize_t n;
 
-        if (!killed && sl_daemon_ctx_abandoned(ctx)) {
+        if (!*killed && c->kill_now != NULL && c->kill_now(c->arg)) {
             kill(pid, SIGKILL);
-            killed = true;
-        } else if (!termed && sl_daemon_ctx_stopping(ctx)) {
-            kill(pid, SIGTERM); /* stop at the next safe point */
+            *killed = true;
+        } else if (!termed && c->stop != NULL && c->stop(c->arg)) {
+            kill(pid, SIGTERM);
             termed = true;
         }
         if (poll(&pfd, 1, 100) <= 0)
@@ -443,13 +453,62 @@ static int spawn_reconcile(void *arg, struct sl_daemon_ctx *ctx, const struct sl
             continue;
         if (n <= 0)
             break;
-        if (out.len + (size_t)n <= WORKER_RESULT_MAX &&
-            sl_buf_append(&out, buf, (size_t)n, err) != 0)
+        if (out->len + (size_t)n <= WORKER_RESULT_MAX &&
+            sl_buf_append(out, buf, (size_t)n, err) != 0)
             goto done;
     }
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
         ;
     pid = -1;
+    rc = 0;
+done:
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (in[i] >= 0)
+            close(in[i]);
+        if (outp[i] >= 0)
+            close(outp[i]);
+    }
+    if (fa_ok)
+        posix_spawn_file_actions_destroy(&fa);
+    if (at_ok)
+        posix_spawnattr_destroy(&at);
+    free(envp);
+    return rc;
+}
+
+static bool ctx_stopping(void *arg)
+{
+    return sl_daemon_ctx_stopping(arg);
+}
+
+static bool ctx_abandoned(void *arg)
+{
+    return sl_daemon_ctx_abandoned(arg);
+}
+
+/* The daemon's seam: one run of env in a worker process (called on the run's own thread). */
+static int spawn_reconcile(void *arg, struct sl_daemon_ctx *ctx, const struct sl_env_config *env,
+                           struct sl_run_result *res, struct sl_error *err)
+{
+    const struct sl_config *cfg = sl_daemon_ctx_config(ctx);
+    struct sl_buf conf = SL_BUF_INIT(4 << 20), out = SL_BUF_INIT(WORKER_RESULT_MAX);
+    struct worker_call c = {"--worker", env->name,    cfg->file,     NULL,
+                            0,          ctx_stopping, ctx_abandoned, ctx};
+    bool killed;
+    int status, rc = -1;
+
+    (void)arg;
+    if (sl_config_format(cfg, &conf, err) != 0)
+        goto done;
+    c.input = conf.ptr;
+    c.input_len = conf.len;
+    if (worker_spawn(&c, &out, &status, &killed, err) != 0)
+        goto done;
     if (killed) {
         sl_error_set(err, SL_ECANCELED, "the reconcile of %s was abandoned and its worker killed",
                      env->name);
@@ -468,25 +527,145 @@ static int spawn_reconcile(void *arg, struct sl_daemon_ctx *ctx, const struct sl
     }
     rc = result_parse(out.ptr, out.len, res, err);
 done:
-    if (pid > 0) {
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
-    for (int i = 0; i < 2; i++) {
-        if (in[i] >= 0)
-            close(in[i]);
-        if (outp[i] >= 0)
-            close(outp[i]);
-    }
-    if (fa_ok)
-        posix_spawn_file_actions_destroy(&fa);
-    if (at_ok)
-        posix_spawnattr_destroy(&at);
-    free(envp);
     sl_buf_release(&conf);
     sl_buf_release(&out);
     return rc;
+}
+
+static json_t *notice_json(const char *config_yaml, size_t config_len, const struct sl_notice *no)
+{
+    struct sl_error none = SL_ERROR_INIT;
+    json_t *r = result_json(0, no->result, &none);
+
+    return json_pack("{s:s%, s:s, s:s, s:i, s:o, s:s?, s:f, s:I}", "config", config_yaml,
+                     config_len, "agent", no->agent, "environment", no->environment, "event",
+                     (int)no->event, "result", r, "error", no->error, "seconds", no->seconds,
+                     "timestamp", (json_int_t)no->timestamp);
+}
+
+/* The daemon's notification seam: deliver in a worker process (libcurl is loaded there). */
+static int spawn_notify(void *arg, const char *config_yaml, size_t config_len,
+                        const struct sl_notice *no, bool (*cancelled)(void *carg), void *carg,
+                        struct sl_error *err)
+{
+    struct sl_buf out = SL_BUF_INIT(WORKER_RESULT_MAX);
+    json_t *j = notice_json(config_yaml, config_len, no);
+    char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    char env[128];
+    struct worker_call c = {
+            "--notify", env, "configuration", text, text != NULL ? strlen(text) : 0, cancelled,
+            NULL,       carg};
+    bool killed;
+    int status, rc = -1;
+
+    (void)arg;
+    snprintf(env, sizeof(env), "%s", no->environment);
+    if (text == NULL) {
+        sl_error_set(err, SL_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (worker_spawn(&c, &out, &status, &killed, err) != 0)
+        goto done;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        rc = 0;
+    } else {
+        /* The worker's one line says why (never the URL or a secret). */
+        size_t n = out.len;
+        while (n > 0 && (out.ptr[n - 1] == '\n' || out.ptr[n - 1] == '\r'))
+            n--;
+        sl_error_set(err, SL_EIO, "%.*s", (int)(n > 400 ? 400 : n),
+                     n > 0 ? out.ptr : "the notification worker failed");
+    }
+done:
+    if (text != NULL)
+        sl_secure_wipe(text, strlen(text)); /* the configuration may hold the URL */
+    free(text);
+    json_decref(j);
+    sl_buf_release(&out);
+    return rc;
+}
+
+static bool notify_cancelled(void *arg)
+{
+    (void)arg;
+    return worker_stop != 0;
+}
+
+/* `sluice run --notify ENV`: send one notification; {config, notice} JSON on stdin. */
+static int notify_main(void)
+{
+    struct sl_buf in = SL_BUF_INIT(8 << 20);
+    struct sl_config *cfg = NULL;
+    struct sl_notifier *n = NULL;
+    struct sl_run_result res;
+    struct sl_error err = SL_ERROR_INIT, rerr = SL_ERROR_INIT;
+    struct sigaction sa;
+    json_t *j = NULL, *cj;
+    int rc = -1;
+
+    memset(&res, 0, sizeof(res));
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_worker_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (sl_daemon_harden(&err) != 0 ||
+        sl_file_read_fd(&in, STDIN_FILENO, "notice from the daemon", 8 << 20, &err) != 0)
+        goto done;
+    j = json_loadb(in.ptr, in.len, 0, NULL);
+    cj = json_object_get(j, "config");
+    if (!json_is_string(cj) || !json_is_object(json_object_get(j, "result"))) {
+        sl_error_set(&err, SL_EPARSE, "notification worker: malformed input");
+        goto done;
+    }
+    {
+        json_t *r = json_object_get(j, "result");
+        char *rt = json_dumps(r, JSON_COMPACT);
+        int prc = rt != NULL ? result_parse(rt, strlen(rt), &res, &rerr) : -1;
+        free(rt);
+        if (prc != 0 && rerr.code == SL_ENOMEM) {
+            sl_error_set(&err, SL_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    if (sl_config_parse(&cfg, json_string_value(cj), json_string_length(cj), "configuration", NULL,
+                        &err) != 0 ||
+        sl_notifier_new(cfg, &n, &err) != 0)
+        goto done;
+    if (n == NULL) {
+        rc = 0; /* notifications were switched off by a reload */
+        goto done;
+    }
+    {
+        const char *e = json_string_value(json_object_get(j, "error"));
+        int ev = (int)json_integer_value(json_object_get(j, "event"));
+        struct sl_notice no = {json_string_value(json_object_get(j, "agent")),
+                               json_string_value(json_object_get(j, "environment")),
+                               ev == SL_EVENT_ROLLBACK  ? SL_EVENT_ROLLBACK
+                               : ev == SL_EVENT_FAILURE ? SL_EVENT_FAILURE
+                                                        : SL_EVENT_DEPLOY,
+                               &res,
+                               e,
+                               json_real_value(json_object_get(j, "seconds")),
+                               (long long)json_integer_value(json_object_get(j, "timestamp"))};
+        if (no.agent == NULL || no.environment == NULL) {
+            sl_error_set(&err, SL_EPARSE, "notification worker: malformed input");
+            goto done;
+        }
+        rc = sl_notifier_send(n, &no, notify_cancelled, NULL, &err);
+    }
+done:
+    if (rc != 0)
+        printf("%s\n", err.msg[0] ? err.msg : "notification failed");
+    fflush(stdout);
+    sl_notifier_free(n);
+    sl_config_free(cfg);
+    json_decref(j);
+    if (in.ptr != NULL)
+        sl_secure_wipe(in.ptr, in.len);
+    sl_buf_release(&in);
+    return rc == 0 ? SL_EXIT_OK : SL_EXIT_FAIL;
 }
 
 int sl_cmd_run(int argc, char **argv)
@@ -495,11 +674,12 @@ int sl_cmd_run(int argc, char **argv)
                                          {"fake-reconcile", required_argument, NULL, 'F'},
                                          {"worker", required_argument, NULL, 'W'},
                                          {"config-name", required_argument, NULL, 'N'},
+                                         {"notify", required_argument, NULL, 'M'},
                                          {NULL, 0, NULL, 0}};
     struct sl_daemon_opts o = {0};
     struct sl_diags diags = SL_DIAGS_INIT;
     struct sl_error err = SL_ERROR_INIT;
-    const char *config = NULL, *worker = NULL, *config_name = NULL;
+    const char *config = NULL, *worker = NULL, *config_name = NULL, *notify = NULL;
     char *fake = NULL;
     int c, rc = SL_EXIT_FAIL;
 
@@ -512,6 +692,8 @@ int sl_cmd_run(int argc, char **argv)
             worker = optarg;
         else if (c == 'N')
             config_name = optarg;
+        else if (c == 'M')
+            notify = optarg;
         else
             return sl_cli_usage_error("run", "unknown option");
     }
@@ -519,6 +701,8 @@ int sl_cmd_run(int argc, char **argv)
         return sl_cli_usage_error("run", "unexpected argument \"%s\"", argv[optind]);
     if (worker != NULL)
         return worker_main(worker, config_name != NULL ? config_name : "configuration");
+    if (notify != NULL)
+        return notify_main();
     o.config_path = sl_cli_config_path(config);
     o.version = SLUICE_VERSION;
     o.commit = SLUICE_GIT_COMMIT;
@@ -528,11 +712,13 @@ int sl_cmd_run(int argc, char **argv)
     } else {
         o.reconcile = spawn_reconcile;
     }
-    /* For the notification thread; the reconciles initialise their own in the workers. */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        sl_error_set(&err, SL_EGENERIC, "curl_global_init failed");
-        return sl_cli_fail(&err);
-    }
+    o.deliver = spawn_notify;
+    /*
+     * No curl_global_init here: the daemon process itself needs libcurl only
+     * on its notification thread (the sole user, whose first handle
+     * initialises it), so an idle daemon without notifications never loads
+     * it. The reconciles initialise their own in the workers.
+     */
     if (sl_daemon_run(&o, &diags, &err) == 0) {
         rc = SL_EXIT_OK;
     } else {
@@ -553,6 +739,5 @@ int sl_cmd_run(int argc, char **argv)
         fflush(stderr);
         _exit(SL_EXIT_FAIL);
     }
-    curl_global_cleanup();
     return rc;
 }

@@ -116,6 +116,8 @@ struct notice_item {
     char error[SL_ERROR_MSG_MAX];
     double seconds;
     long long timestamp;
+    char *config_yaml; /* for opts->deliver: the run's configuration, owned */
+    size_t config_len;
 };
 
 #define NOTICE_QUEUE_MAX 32
@@ -590,6 +592,16 @@ static void enqueue_notice(struct daemon *d, const struct job *j, enum sl_notify
     snprintf(it->error, sizeof(it->error), "%s", j->err.msg);
     it->seconds = j->seconds;
     it->timestamp = (long long)time(NULL);
+    if (d->opts->deliver != NULL) {
+        /* Rare (deploys, rollbacks, failures) and small: worth a copy that outlives reloads. */
+        struct sl_buf y = SL_BUF_INIT(4 << 20);
+        struct sl_error ferr = SL_ERROR_INIT;
+        if (sl_config_format(j->cfg, &y, &ferr) == 0) {
+            it->config_len = y.len;
+            it->config_yaml = sl_buf_detach(&y, NULL);
+        }
+        sl_buf_release(&y);
+    }
     d->qlen++;
     pthread_cond_signal(&d->ncv);
     pthread_mutex_unlock(&d->mu);
@@ -618,6 +630,7 @@ static void *notifier_main(void *arg)
             sl_log_warn("notification dropped at exit", "env", it.env, "event",
                         sl_notify_event_name(it.ev));
             sl_notifier_free(it.notifier);
+            free(it.config_yaml);
             sl_secure_wipe(&it, sizeof(it));
             continue;
         }
@@ -628,7 +641,15 @@ static void *notifier_main(void *arg)
                 it.agent,   it.env,      it.ev, &it.res, it.has_error ? it.error : NULL,
                 it.seconds, it.timestamp};
         /* Once the daemon stops, each notice gets one attempt and no retries. */
-        if (sl_notifier_send(it.notifier, &no, worker_cancelled, d, &err) == 0) {
+        int sent;
+        if (d->opts->deliver == NULL)
+            sent = sl_notifier_send(it.notifier, &no, worker_cancelled, d, &err);
+        else if (it.config_yaml == NULL)
+            sent = sl_error_set(&err, SL_ENOMEM, "out of memory");
+        else
+            sent = d->opts->deliver(d->opts->reconcile_arg, it.config_yaml, it.config_len, &no,
+                                    worker_cancelled, d, &err);
+        if (sent == 0) {
             atomic_fetch_add(&d->notes_sent, 1);
         } else {
             atomic_fetch_add(&d->notes_failed, 1);
@@ -636,6 +657,7 @@ static void *notifier_main(void *arg)
                         "error", err.msg);
         }
         sl_notifier_free(it.notifier);
+        free(it.config_yaml);
         sl_secure_wipe(&it, sizeof(it));
     }
     return NULL;

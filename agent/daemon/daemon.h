@@ -23,8 +23,8 @@
  * once no run is in progress, and no new run starts until then);
  * SIGTERM/SIGINT stop: no new runs, the running ones are asked to stop at a
  * safe point and given daemon.stopTimeout (then abandoned: worker processes
- * are killed), the daemon state is saved. The state directory is locked (flock) against a second instance.
- * Core dumps are disabled before any secret is read.
+ * are killed), the daemon state is saved. The state directory is locked (flock) against a second
+ * instance. Core dumps are disabled before any secret is read.
  */
 #ifndef SL_DAEMON_H
 #define SL_DAEMON_H
@@ -35,6 +35,7 @@
 #include "config.h"
 #include "diag.h"
 #include "error.h"
+#include "notify.h"
 #include "runresult.h"
 
 #define SL_DAEMON_LOCK_FILE      "daemon.lock"
@@ -53,6 +54,15 @@ struct sl_daemon_opts {
      * at exit), so that state built for it (clients, caches) can be dropped.
      */
     void (*retire)(void *arg, const struct sl_config *cfg);
+    /*
+     * Optional: deliver one notification outside this process (`sluice run`
+     * uses a worker process, so the daemon itself never loads libcurl).
+     * config_yaml is the normalised configuration of the run it reports.
+     * Called on the notification thread; NULL sends in-process.
+     */
+    int (*deliver)(void *arg, const char *config_yaml, size_t config_len,
+                   const struct sl_notice *no, bool (*cancelled)(void *carg), void *carg,
+                   struct sl_error *err);
     const char *version;
     const char *commit;
 };
