@@ -532,6 +532,9 @@ struct batch_item {
     int rc;
     bool immutable;
     struct sl_error err;
+    /* applies: the kstatus of the object the server returned (the first health look) */
+    enum sl_health health;
+    char health_msg[256];
 };
 
 struct batch {
@@ -559,8 +562,28 @@ static void batch_one(struct batch *b, void *ctx, struct batch_item *it, bool lo
         it->rc = sl_error_set(&it->err, SL_ECANCELED, "canceled");
         return;
     }
-    it->rc = r->cl->ops->apply(ctx, it->obj, b->dry, r->o->force_conflicts, NULL, &it->immutable,
-                               &it->err);
+    if (b->dry) {
+        it->rc = r->cl->ops->apply(ctx, it->obj, true, r->o->force_conflicts, NULL, &it->immutable,
+                                   &it->err);
+        return;
+    }
+    {
+        json_t *answer = NULL;
+        it->health = SL_HEALTH_UNKNOWN;
+        it->rc = r->cl->ops->apply(ctx, it->obj, false, r->o->force_conflicts, &answer,
+                                   &it->immutable, &it->err);
+        if (answer != NULL) {
+            /*
+             * The server's answer is the object as stored: the first health look,
+             * taken here on the worker thread instead of one LIST per kind after
+             * the last apply (most kinds are Current at once).
+             */
+            it->health =
+                    sl_health_compute(answer, time(NULL), it->health_msg, sizeof(it->health_msg));
+            sl_plan_wipe_secret(answer);
+            json_decref(answer);
+        }
+    }
 }
 
 struct worker {
@@ -885,12 +908,19 @@ static int64_t health_delay(int64_t elapsed, int64_t poll)
     return d < poll ? d : poll;
 }
 
+/* The first health look at one object, before any request of the health wait. */
+struct first_look {
+    enum sl_health h; /* SL_HEALTH_UNKNOWN: not known (no answer kept) */
+    char msg[256];
+};
+
 /*
- * Wait until every desired object is Current. live0 (may be NULL) is a LIST result taken
- * just before, used for the first look so that an unchanged environment costs nothing.
+ * Wait until every desired object is Current. Round 0 needs no request: it looks at
+ * what the apply answers said (first[i]) and, for objects not written, at the objects
+ * the plan listed; later rounds LIST the kinds with objects not yet Current.
  */
-static int wait_health_rounds(struct run *r, const struct sl_plan *plan, bool use_plan_live,
-                              bool *done, struct sl_error *err)
+static int wait_health_rounds(struct run *r, const struct sl_plan *plan,
+                              const struct first_look *first, bool *done, struct sl_error *err)
 {
     int64_t timeout = r->env->health_timeout_ms > 0 ? r->env->health_timeout_ms : 300000;
     int64_t start = now_ms(), last_check = start;
@@ -905,10 +935,11 @@ static int wait_health_rounds(struct run *r, const struct sl_plan *plan, bool us
         size_t i, j;
         json_t *e;
 
-        if (round == 0 && use_plan_live) {
+        if (round == 0) {
             live = json_array();
             for (i = 0; i < plan->n; i++)
-                if (plan->items[i].live != NULL)
+                if (plan->items[i].live != NULL && first[i].h == SL_HEALTH_UNKNOWN &&
+                    !wants_write(r, &plan->items[i]))
                     json_array_append(live, plan->items[i].live);
         } else {
             /*
@@ -951,7 +982,13 @@ static int wait_health_rounds(struct run *r, const struct sl_plan *plan, bool us
                      a->ref.kind);
             l = json_object_get(idx, key);
             object_where(a, where, sizeof(where));
-            if (l == NULL) {
+            if (round == 0 && first[i].h != SL_HEALTH_UNKNOWN) {
+                h = first[i].h;
+                snprintf(msg, sizeof(msg), "%s", first[i].msg);
+            } else if (round == 0 && l == NULL && wants_write(r, a)) {
+                h = SL_HEALTH_UNKNOWN; /* written, answer not kept: the next round lists it */
+                snprintf(msg, sizeof(msg), "not looked at yet");
+            } else if (l == NULL) {
                 h = SL_HEALTH_NOT_FOUND;
                 snprintf(msg, sizeof(msg), "not found");
             } else {
@@ -1021,24 +1058,6 @@ static int wait_health_rounds(struct run *r, const struct sl_plan *plan, bool us
     }
 }
 
-/*
- * Wait until every desired object is Current (an object that was Current once
- * is not looked at again in this wait).
- */
-static int wait_health(struct run *r, const struct sl_objlist *objs, const struct sl_plan *plan,
-                       bool use_plan_live, struct sl_error *err)
-{
-    bool *done = calloc(plan->n == 0 ? 1 : plan->n, sizeof(*done));
-    int rc;
-
-    (void)objs; /* the plan's desired objects are the same set */
-    if (done == NULL)
-        return sl_error_set(err, SL_ENOMEM, "out of memory");
-    rc = wait_health_rounds(r, plan, use_plan_live, done, err);
-    free(done);
-    return rc;
-}
-
 /* ---- one revision ---- */
 
 static void record_plan(struct run *r, const struct sl_plan *plan)
@@ -1090,7 +1109,8 @@ static int apply_revision(struct run *r, struct sl_objlist *objs, bool *rejected
 {
     struct sl_plan plan = {0};
     struct sl_inventory next = {0};
-    bool *deferred = NULL, need_write = false;
+    struct first_look *first = NULL;
+    bool *deferred = NULL, *healthy = NULL, need_write = false;
     int rc = -1;
 
     *rejected = true;
@@ -1101,6 +1121,14 @@ static int apply_revision(struct run *r, struct sl_objlist *objs, bool *rejected
     progress(r, SL_PHASE_PLAN, NULL, "listing live objects");
     if (build_plan(r, objs, &r->st->inventory, &plan, err) != 0)
         return -1;
+    first = calloc(plan.n + 1, sizeof(*first));
+    healthy = calloc(plan.n + 1, sizeof(*healthy));
+    if (first == NULL || healthy == NULL) {
+        sl_error_set(err, SL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < plan.n; i++)
+        first[i].h = SL_HEALTH_UNKNOWN;
     snprintf(r->res->digest, sizeof(r->res->digest), "%s", plan.digest);
     record_plan(r, &plan);
     for (size_t i = 0; i < plan.n; i++)
@@ -1179,7 +1207,10 @@ static int apply_revision(struct run *r, struct sl_objlist *objs, bool *rejected
                 batch_run(&b);
                 for (size_t k = 0; k < n && brc == 0; k++) {
                     struct sl_action *a = &plan.items[items[k].idx];
-                    if (items[k].rc != 0) {
+                    if (items[k].rc == 0) {
+                        first[items[k].idx].h = items[k].health;
+                        memcpy(first[items[k].idx].msg, items[k].health_msg, sizeof(first[0].msg));
+                    } else {
                         if (items[k].immutable && force_recreate(r, a->desired)) {
                             brc = apply_one(r, a, err);
                         } else {
@@ -1257,13 +1288,15 @@ static int apply_revision(struct run *r, struct sl_objlist *objs, bool *rejected
     memset(&next, 0, sizeof(next));
     if (need_write && sl_state_save(r->cfg->state_dir, r->st, err) != 0)
         goto done;
-    if (wait_health(r, objs, &plan, !need_write, err) != 0) {
+    if (wait_health_rounds(r, &plan, first, healthy, err) != 0) {
         r->unhealthy = err->code != SL_ECANCELED && err->code != SL_EIO && err->code != SL_EAUTH;
         goto done;
     }
     rc = 0;
 done:
     free(deferred);
+    free(first);
+    free(healthy);
     sl_inventory_release(&next);
     sl_plan_release(&plan);
     return rc;

@@ -298,8 +298,8 @@ static void fs_leaves_rec(const json_t *fs, json_t *prefix, json_t *out)
     json_object_foreach(ks_mut(fs), k, v)
     {
         json_array_append_new(prefix, json_string(k));
-        if (json_object_size(v) == 0)
-            json_array_append_new(out, json_deep_copy(prefix));
+        if (json_object_size(v) == 0) /* path elements are never changed: share them */
+            json_array_append_new(out, json_copy(prefix));
         else
             fs_leaves_rec(v, prefix, out);
         json_array_remove(prefix, json_array_size(prefix) - 1);
