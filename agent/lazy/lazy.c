@@ -7,6 +7,12 @@
 
 /* agent/lazy/CMakeLists.txt reads the sonames from the libraries the build
  * found, so the loader opens exactly the ABI the shims were compiled against. */
+#ifdef SL_LAZY_LINKED
+/* Built without SLUICE_LAZY_LIBS: the executable links the libraries. */
+#define SL_LAZY_SONAME_CURL "libcurl"
+#define SL_LAZY_SONAME_MHD  "libmicrohttpd"
+#define SL_LAZY_SONAME_GIT2 "libgit2"
+#endif
 #if !defined(SL_LAZY_SONAME_CURL) || !defined(SL_LAZY_SONAME_MHD) || !defined(SL_LAZY_SONAME_GIT2)
 #error "SL_LAZY_SONAME_* come from agent/lazy/CMakeLists.txt"
 #endif
@@ -72,12 +78,18 @@ static struct lazy_lib *ensure(enum sl_lazy_lib lib)
 
 int sl_lazy_require(enum sl_lazy_lib lib, struct sl_error *err)
 {
+#ifdef SL_LAZY_LINKED
+    (void)lib;
+    (void)err;
+    return 0;
+#else
     const struct lazy_lib *l = ensure(lib);
 
     if (l->handle != NULL)
         return 0;
     return sl_error_set(err, SL_ENOTFOUND, "cannot load %s (%s): %s", l->soname, l->purpose,
                         l->why);
+#endif
 }
 
 const char *sl_lazy_soname(enum sl_lazy_lib lib)
