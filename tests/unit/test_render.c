@@ -205,6 +205,40 @@ static void test_origin_and_secret(void **state)
     sl_tree_free(t);
 }
 
+/*
+ * Equal scalars of the resources are one shared value (memory), but a
+ * secret object's values are its own: they are wiped in place after use.
+ */
+static void test_shared_scalars(void **state)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_objlist objs = SL_OBJLIST_INIT;
+    struct sl_tree *t = sl_tree_open_dir(SLUICE_TEST_DATA "/render", &err);
+    (void)state;
+    assert_non_null(t);
+    assert_int_equal(sl_render(t, "share", NULL, &objs, &err), 0);
+    assert_int_equal(objs.n, 3);
+    json_t *d1 = json_object_get(objs.items[0].json, "data");
+    json_t *d2 = json_object_get(objs.items[1].json, "data");
+    assert_string_equal(json_string_value(json_object_get(d1, "k")), "shared-value");
+    assert_ptr_equal(json_object_get(d1, "k"), json_object_get(d2, "k"));
+    assert_ptr_equal(json_object_get(d1, "port"), json_object_get(d2, "port"));
+    assert_ptr_equal(json_object_get(objs.items[0].json, "apiVersion"),
+                     json_object_get(objs.items[1].json, "apiVersion"));
+    /* a patch's value is shared by the objects it patched... */
+    json_t *e1 = json_object_get(json_object_get(objs.items[0].json, "stringData"), "extra");
+    assert_ptr_equal(e1,
+                     json_object_get(json_object_get(objs.items[1].json, "stringData"), "extra"));
+    assert_int_equal(e1->refcount, 2);
+    /* ...but not by a Secret made by secretGenerator */
+    assert_true(objs.items[2].secret);
+    json_t *extra = json_object_get(json_object_get(objs.items[2].json, "stringData"), "extra");
+    assert_string_equal(json_string_value(extra), "same");
+    assert_int_equal(extra->refcount, 1);
+    sl_objlist_release(&objs);
+    sl_tree_free(t);
+}
+
 /* Names with kustomize's hash suffix, checked against kubectl kustomize (the Secret
  * vectors are api/hasher/hasher_test.go's; an empty ConfigMap hashes data as ""). */
 static void test_hash_suffixes(void **state)
@@ -317,6 +351,7 @@ int main(void)
             cmocka_unit_test(test_jsonpatch),
             cmocka_unit_test(test_label_selector),
             cmocka_unit_test(test_origin_and_secret),
+            cmocka_unit_test(test_shared_scalars),
             cmocka_unit_test(test_hash_suffixes),
             cmocka_unit_test(test_tree_budget),
             cmocka_unit_test(test_render_limits),
