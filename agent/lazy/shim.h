@@ -11,6 +11,10 @@
  * one definition per listed function that forwards to the real one. Because
  * the header's declaration is in scope, the compiler rejects any definition
  * whose type differs from the real function's.
+ *
+ * A new call into one of the libraries anywhere in sluice shows up as an
+ * "undefined reference" when linking the sluice executable: add the function
+ * to its shim file's list (variadic ones need a hand-written forwarder).
  */
 #ifndef SL_LAZY_SHIM_H
 #define SL_LAZY_SHIM_H
