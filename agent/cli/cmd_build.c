@@ -147,9 +147,13 @@ static int build_print(const struct sl_objlist *objs, enum sl_output fmt, struct
     struct sl_buf out = SL_BUF_INIT((size_t)1 << 30);
     int rc = 0;
     if (fmt == SL_OUT_JSON) {
-        rc = sl_render_format_json(objs, &out, err);
-        if (rc == 0 && fwrite(out.ptr, 1, out.len, stdout) != out.len)
-            rc = sl_error_errno(err, errno, "writing output");
+        /* one element at a time: the whole array as text would double the peak */
+        for (size_t i = 0; i < (objs->n > 0 ? objs->n : 1) && rc == 0; i++) {
+            sl_buf_reset(&out);
+            rc = sl_render_format_json_item(objs, i, &out, err);
+            if (rc == 0 && fwrite(out.ptr, 1, out.len, stdout) != out.len)
+                rc = sl_error_errno(err, errno, "writing output");
+        }
     } else {
         for (size_t i = 0; i < objs->n && rc == 0; i++) {
             struct sl_objlist one = {&objs->items[i], 1, 1};

@@ -155,22 +155,40 @@ int sl_render_format_yaml(const struct sl_objlist *objs, struct sl_buf *out, str
     return 0;
 }
 
-int sl_render_format_json(const struct sl_objlist *objs, struct sl_buf *out, struct sl_error *err)
+int sl_render_format_json_item(const struct sl_objlist *objs, size_t i, struct sl_buf *out,
+                               struct sl_error *err)
 {
-    json_t *arr = json_array();
-    char *s;
+    char *s, *p, *nl;
     int rc;
-    if (arr == NULL)
-        return sl_error_set(err, SL_ENOMEM, "out of memory");
-    for (size_t i = 0; i < objs->n; i++)
-        json_array_append(arr, objs->items[i].json);
-    s = json_dumps(arr, JSON_INDENT(2) | JSON_SORT_KEYS);
-    json_decref(arr);
+
+    if (objs->n == 0)
+        return sl_buf_puts(out, "[]\n", err);
+    if (i >= objs->n)
+        return sl_error_set(err, SL_EINVAL, "no object %zu of %zu", i, objs->n);
+    s = json_dumps(objs->items[i].json, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (s == NULL)
         return sl_error_set(err, SL_ENOMEM, "out of memory");
-    rc = sl_buf_puts(out, s, err);
+    /* as an element of the indented array: every line two columns further in */
+    rc = sl_buf_puts(out, i == 0 ? "[\n  " : ",\n  ", err);
+    for (p = s; rc == 0 && (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+        rc = sl_buf_append(out, p, (size_t)(nl - p), err);
+        if (rc == 0)
+            rc = sl_buf_puts(out, "\n  ", err);
+    }
     if (rc == 0)
-        rc = sl_buf_putc(out, '\n', err);
+        rc = sl_buf_puts(out, p, err);
+    if (rc == 0 && i == objs->n - 1)
+        rc = sl_buf_puts(out, "\n]\n", err);
     free(s);
     return rc;
+}
+
+int sl_render_format_json(const struct sl_objlist *objs, struct sl_buf *out, struct sl_error *err)
+{
+    if (objs->n == 0)
+        return sl_render_format_json_item(objs, 0, out, err);
+    for (size_t i = 0; i < objs->n; i++)
+        if (sl_render_format_json_item(objs, i, out, err) != 0)
+            return -1;
+    return 0;
 }

@@ -58,5 +58,12 @@ int sl_render_format_yaml(const struct sl_objlist *objs, struct sl_buf *out, str
 
 /* A JSON array of the objects, indented, newline-terminated. */
 int sl_render_format_json(const struct sl_objlist *objs, struct sl_buf *out, struct sl_error *err);
+/*
+ * The same array one element at a time, to print as it goes: item i
+ * (0 <= i < n) with the array's opening or separator before it and its
+ * closing after the last; for an empty list, i = 0 gives "[]".
+ */
+int sl_render_format_json_item(const struct sl_objlist *objs, size_t i, struct sl_buf *out,
+                               struct sl_error *err);
 
 #endif

@@ -239,6 +239,36 @@ static void test_shared_scalars(void **state)
     sl_tree_free(t);
 }
 
+/* The JSON array printed element by element is the array json_dumps prints. */
+static void test_json_items(void **state)
+{
+    struct sl_error err = SL_ERROR_INIT;
+    struct sl_objlist objs = SL_OBJLIST_INIT;
+    struct sl_buf got = SL_BUF_INIT(1 << 20);
+    json_t *arr = json_array();
+    (void)state;
+    assert_int_equal(sl_render_format_json_item(&objs, 0, &got, &err), 0);
+    assert_string_equal(got.ptr, "[]\n");
+    sl_buf_reset(&got);
+    for (int i = 0; i < 3; i++) {
+        json_t *o = json_pack("{s:s, s:{s:i, s:[s, {}, []], s:{}}, s:s}", "kind", "ConfigMap",
+                              "data", "n", i, "l", "a\nb", "e", "z", "x");
+        json_array_append(arr, o);
+        assert_int_equal(sl_objlist_add(&objs, o, "f.yaml", i, &err), 0);
+    }
+    for (size_t i = 0; i < objs.n; i++)
+        assert_int_equal(sl_render_format_json_item(&objs, i, &got, &err), 0);
+    char *want = json_dumps(arr, JSON_INDENT(2) | JSON_SORT_KEYS);
+    assert_int_equal(got.len, strlen(want) + 1);
+    assert_memory_equal(got.ptr, want, strlen(want));
+    assert_int_equal(got.ptr[got.len - 1], '\n');
+    assert_int_not_equal(sl_render_format_json_item(&objs, 3, &got, &err), 0);
+    free(want);
+    json_decref(arr);
+    sl_buf_release(&got);
+    sl_objlist_release(&objs);
+}
+
 /* Names with kustomize's hash suffix, checked against kubectl kustomize (the Secret
  * vectors are api/hasher/hasher_test.go's; an empty ConfigMap hashes data as ""). */
 static void test_hash_suffixes(void **state)
@@ -352,6 +382,7 @@ int main(void)
             cmocka_unit_test(test_label_selector),
             cmocka_unit_test(test_origin_and_secret),
             cmocka_unit_test(test_shared_scalars),
+            cmocka_unit_test(test_json_items),
             cmocka_unit_test(test_hash_suffixes),
             cmocka_unit_test(test_tree_budget),
             cmocka_unit_test(test_render_limits),
