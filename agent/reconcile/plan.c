@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "quantity.h"
 #include "secmem.h"
 
 static const char *const kind_order[] = {"CustomResourceDefinition",
@@ -311,7 +312,57 @@ static bool scalar_equal(const json_t *a, const json_t *b)
     return json_equal(a, b);
 }
 
-static bool subset(const json_t *d, const json_t *l, struct path *p);
+/*
+ * Where a value sits, for the comparisons that depend on the field: quantities are
+ * compared by value, int-or-string fields accept 8080 for "8080".
+ */
+struct where {
+    const char *key;    /* the value's key in its parent (array items: the array's key) */
+    const char *parent; /* the parent's key */
+    bool in_qmap;       /* the parent is a map of quantities (resources.requests, hard, ...) */
+};
+
+static bool int_or_string_field(const char *key)
+{
+    static const char *const f[] = {"targetPort", "port", "maxSurge", "maxUnavailable",
+                                    "minAvailable"};
+
+    for (size_t i = 0; key != NULL && i < sizeof(f) / sizeof(f[0]); i++)
+        if (strcmp(key, f[i]) == 0)
+            return true;
+    return false;
+}
+
+/* An integer against the string form of the same integer ("8080"). */
+static bool int_matches_string(const json_t *i, const json_t *s)
+{
+    char buf[32];
+
+    if (!json_is_integer(i) || !json_is_string(s))
+        return false;
+    snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(i));
+    return strcmp(buf, json_string_value(s)) == 0;
+}
+
+/*
+ * Desired and live scalars at w. The API server stores quantities in canonical form
+ * (cpu: 0.5 comes back as "500m", 1073741824 may be "1Gi"): equal values are equal.
+ */
+static bool field_equal(const json_t *d, const json_t *l, const struct where *w)
+{
+    if (scalar_equal(d, l))
+        return true;
+    if (sl_qty_field(w->key, w->in_qmap)) {
+        struct sl_qty qd, ql;
+        if (sl_qty_from_json(d, &qd) == 0 && sl_qty_from_json(l, &ql) == 0)
+            return sl_qty_equal(&qd, &ql);
+    }
+    if (int_or_string_field(w->key))
+        return int_matches_string(d, l) || int_matches_string(l, d);
+    return false;
+}
+
+static bool subset(const json_t *d, const json_t *l, struct path *p, const struct where *w);
 
 static const json_t *find_named(const json_t *arr, const char *name)
 {
@@ -342,8 +393,9 @@ static bool all_named(const json_t *arr)
     return true;
 }
 
-static bool subset_array(const json_t *d, const json_t *l, struct path *p)
+static bool subset_array(const json_t *d, const json_t *l, struct path *p, const struct where *aw)
 {
+    struct where w = {aw->key, aw->parent, false}; /* items take the array's key */
     size_t i;
     const json_t *e;
 
@@ -353,7 +405,7 @@ static bool subset_array(const json_t *d, const json_t *l, struct path *p)
         json_array_foreach(d, i, e)
         {
             size_t old = path_push(p, "[", NULL, i, "]");
-            if (!subset(e, json_array_get(l, i), p))
+            if (!subset(e, json_array_get(l, i), p, &w))
                 return false;
             path_pop(p, old);
         }
@@ -366,7 +418,7 @@ static bool subset_array(const json_t *d, const json_t *l, struct path *p)
             const char *n = json_string_value(json_object_get(e, "name"));
             const json_t *le = find_named(l, n);
             size_t old = path_push(p, "[name=", n, 0, "]");
-            if (le == NULL || !subset(e, le, p))
+            if (le == NULL || !subset(e, le, p, &w))
                 return false;
             path_pop(p, old);
         }
@@ -375,7 +427,7 @@ static bool subset_array(const json_t *d, const json_t *l, struct path *p)
     return false;
 }
 
-static bool subset(const json_t *d, const json_t *l, struct path *p)
+static bool subset(const json_t *d, const json_t *l, struct path *p, const struct where *w)
 {
     if (json_is_null(d))
         return l == NULL || json_is_null(l);
@@ -384,20 +436,22 @@ static bool subset(const json_t *d, const json_t *l, struct path *p)
     if (json_is_object(d)) {
         const char *key;
         const json_t *v;
+        bool qmap = sl_qty_map(w->key, w->parent);
         if (!json_is_object(l))
             return false;
         json_object_foreach((json_t *)(uintptr_t)d, key, v)
         {
+            struct where cw = {key, w->key, qmap};
             size_t old = path_push(p, ".", key, 0, "");
-            if (!subset(v, json_object_get(l, key), p))
+            if (!subset(v, json_object_get(l, key), p, &cw))
                 return false;
             path_pop(p, old);
         }
         return true;
     }
     if (json_is_array(d))
-        return subset_array(d, l, p);
-    return scalar_equal(d, l);
+        return subset_array(d, l, p, w);
+    return field_equal(d, l, w);
 }
 
 /*
@@ -524,8 +578,11 @@ bool sl_plan_compare(const json_t *desired, const json_t *live, const char *fiel
     md = json_object_get(d, "metadata");
     for (size_t i = 0; i < sizeof(ignored_md) / sizeof(ignored_md[0]); i++)
         json_object_del(md, ignored_md[i]);
-    if (!subset(d, live, &p))
-        goto done;
+    {
+        struct where top = {"", "", false};
+        if (!subset(d, live, &p, &top))
+            goto done;
+    }
     fields = managed_fields_of(live, field_manager);
     p.len = 0;
     p.buf[0] = '\0';

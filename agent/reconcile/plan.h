@@ -8,7 +8,10 @@
  * kind order) followed by prunes in reverse order.
  *
  * "Unchanged" means: every field sluice sets equals live (desired is a subset of live,
- * status and server-set metadata ignored), every field the live managedFields entry of
+ * status and server-set metadata ignored; values the API server rewrites compare by value:
+ * quantities as quantities, cpu: 0.5 against "500m", and int-or-string fields 8080 against
+ * "8080"; fields git leaves out that the server defaulted do not count), every field the
+ * live managedFields entry of
  * sluice's field manager lists is still desired (so a field removed from git is an
  * update), and the digest recorded in the inventory equals the desired digest when one
  * is recorded. Unchanged objects get no request at all.

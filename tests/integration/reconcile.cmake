@@ -7,5 +7,11 @@ if(TARGET kubesim)
     set_property(TEST reconcile_kubesim APPEND PROPERTY ENVIRONMENT
       "KUBESIM=$<TARGET_FILE:kubesim>")
     set_tests_properties(reconcile_kubesim PROPERTIES SKIP_RETURN_CODE 77)
+    # Quantities and server defaults are not drift: the second reconcile writes nothing.
+    sluice_integration_test(reconcile_normalise
+      COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/reconcile/normalise_test.py)
+    set_property(TEST reconcile_normalise APPEND PROPERTY ENVIRONMENT
+      "KUBESIM=$<TARGET_FILE:kubesim>")
+    set_tests_properties(reconcile_normalise PROPERTIES SKIP_RETURN_CODE 77)
   endif()
 endif()

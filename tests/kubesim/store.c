@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "kubesim.h"
+#include "quantity.h"
 #include "yamltree.h"
 
 #define KS_RES_CAP 1024
@@ -34,6 +35,9 @@ static const struct builtin builtins[] = {
         {"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", "persistentvolumeclaim",
          "pvc", true, true, false, false},
         {"", "v1", "events", "Event", "event", "ev", true, false, false, false},
+        {"", "v1", "resourcequotas", "ResourceQuota", "resourcequota", "quota", true, true, false,
+         false},
+        {"", "v1", "limitranges", "LimitRange", "limitrange", "limits", true, false, false, false},
         {"apps", "v1", "deployments", "Deployment", "deployment", "deploy", true, true, true, true},
         {"apps", "v1", "statefulsets", "StatefulSet", "statefulset", "sts", true, true, true, true},
         {"apps", "v1", "daemonsets", "DaemonSet", "daemonset", "ds", true, true, false, true},
@@ -758,6 +762,9 @@ static void commit(struct ks_state *st, const struct ks_resource *r, const char 
     gv_string(r, gv, sizeof gv);
     json_object_set_new(obj, "apiVersion", json_string(gv));
     json_object_set_new(obj, "kind", json_string(r->kind));
+    /* Typed objects store quantities in canonical form (cpu: 0.5 reads back as "500m"). */
+    if (!r->crd)
+        sl_qty_canonicalize(obj);
     json_t *meta = ensure_meta(obj);
     const char *name = meta_str(obj, "name");
     if (live) {
@@ -1790,6 +1797,8 @@ static void do_write(struct ks_state *st, const struct ks_resource *r, const cha
         json_t *applied = body; /* not used below */
         body = NULL;
         prepare_meta(applied, r, ns, name);
+        if (!r->crd) /* compared with live for conflicts: the same form as stored */
+            sl_qty_canonicalize(applied);
         json_t *conflicts = NULL;
         bool force = rq->q_force && strcmp(rq->q_force, "true") == 0;
         int rc = ks_apply(live, applied, manager, force, !r->crd, gv, &obj, &conflicts);
