@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "fake.h"
 #include "file.h"
+#include "lazy.h"
 #include "log.h"
 #include "notify.h"
 #include "secmem.h"
@@ -294,6 +295,8 @@ static int worker_main(const char *env_name, const char *config_name)
         sl_error_set(&err, SL_ENOTFOUND, "%s: no environment %s", config_name, env_name);
         goto done;
     }
+    if (sl_lazy_require(SL_LAZY_CURL, &err) != 0 || sl_lazy_require(SL_LAZY_GIT2, &err) != 0)
+        goto done;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         sl_error_set(&err, SL_EGENERIC, "curl_global_init failed");
         goto done;
