@@ -316,6 +316,22 @@ static json_t *fs_leaves(const json_t *fs)
     return out;
 }
 
+/* The leaves of fs under its top-level key (full paths, key first). */
+static json_t *fs_leaves_under(const json_t *fs, const char *key)
+{
+    json_t *out = json_array();
+    json_t *sub = json_object_get(fs, key);
+    if (!json_is_object(sub))
+        return out;
+    json_t *prefix = json_pack("[s]", key);
+    if (json_object_size(sub) == 0)
+        json_array_append(out, prefix);
+    else
+        fs_leaves_rec(sub, prefix, out);
+    json_decref(prefix);
+    return out;
+}
+
 static json_t *fs_get(const json_t *fs, const json_t *path, size_t len)
 {
     const json_t *n = fs;
@@ -727,8 +743,13 @@ void ks_update_managed(const json_t *live, json_t *obj, const char *manager,
                        const char *subresource, bool builtin, const char *api_version)
 {
     bool status = subresource && strcmp(subresource, "status") == 0;
-    json_t *all = fieldset_mode(obj, builtin, 2);
-    json_t *mine = fieldset_mode(obj, builtin, status ? 1 : 0);
+    /*
+     * A status write changes nothing outside status (its callers take the rest from live),
+     * so only status fields can be gone or taken over: the field sets are built for status
+     * alone, not for the whole object on every status update of every workload.
+     */
+    json_t *all = fieldset_mode(obj, builtin, status ? 1 : 2);
+    json_t *mine = status ? json_incref(all) : fieldset_mode(obj, builtin, 0);
     json_t *changed = json_object();
     json_t *leaves = fs_leaves(mine);
     size_t i;
@@ -749,7 +770,7 @@ void ks_update_managed(const json_t *live, json_t *obj, const char *manager,
     json_array_foreach(mf, i, e)
     {
         json_t *f = json_object_get(e, "fieldsV1");
-        json_t *el = fs_leaves(f);
+        json_t *el = status ? fs_leaves_under(f, "f:status") : fs_leaves(f);
         size_t j;
         json_array_foreach(el, j, p)
         {

@@ -637,7 +637,13 @@ static bool sim_step(struct ks_state *st, const char *key, json_t *s)
         json_decref(status);
         return final;
     }
-    json_t *obj = json_deep_copy(live);
+    /*
+     * The new version shares everything but metadata and status with the old one: stored
+     * objects are never changed in place (writes replace them), and metadata is copied
+     * because the store sets resourceVersion and managedFields on it.
+     */
+    json_t *obj = json_copy(live);
+    json_object_set_new(obj, "metadata", json_copy(json_object_get(live, "metadata")));
     json_object_set_new(obj, "status", status);
     record_status_write(live, obj, gv);
     ks_store_put(st, r, key, obj, "MODIFIED");
