@@ -352,7 +352,7 @@ static bool field_equal(const json_t *d, const json_t *l, const struct where *w)
 {
     if (scalar_equal(d, l))
         return true;
-    if (sl_qty_field(w->key, w->in_qmap)) {
+    if (sl_qty_field(w->key, w->parent, w->in_qmap)) {
         struct sl_qty qd, ql;
         if (sl_qty_from_json(d, &qd) == 0 && sl_qty_from_json(l, &ql) == 0)
             return sl_qty_equal(&qd, &ql);

@@ -284,9 +284,10 @@ bool sl_qty_map(const char *key, const char *parent_key)
     return false;
 }
 
-bool sl_qty_field(const char *key, bool in_quantity_map)
+bool sl_qty_field(const char *key, const char *parent_key, bool in_quantity_map)
 {
-    return in_quantity_map || (key != NULL && strcmp(key, "sizeLimit") == 0);
+    return in_quantity_map || (key != NULL && parent_key != NULL && strcmp(key, "sizeLimit") == 0 &&
+                               strcmp(parent_key, "emptyDir") == 0);
 }
 
 static void canon_rec(json_t *node, const char *key, const char *parent_key, int depth)
@@ -317,7 +318,7 @@ static void canon_rec(json_t *node, const char *key, const char *parent_key, int
                 canon_rec(v, k, key, depth + 1);
                 continue;
             }
-            if (!sl_qty_field(k, is_map) || sl_qty_from_json(v, &q) != 0 ||
+            if (!sl_qty_field(k, key, is_map) || sl_qty_from_json(v, &q) != 0 ||
                 sl_qty_format(&q, text, sizeof(text)) != 0)
                 continue;
             if (!json_is_string(v) || strcmp(json_string_value(v), text) != 0)

@@ -46,12 +46,13 @@ int sl_qty_format(const struct sl_qty *q, char *out, size_t outlen);
  * Is the value under key a quantity? key names the value in its parent, parent_key
  * names the parent in its own parent (array items take the key of their array), and
  * in_quantity_map says whether the parent itself was found to be a quantity map
- * (sl_qty_map). Covers resources.requests/limits (containers, pod overhead, PVC and
- * volume claim templates), ResourceQuota hard, LimitRange limits[].max/min/default/
+ * (sl_qty_map). Only these places count, never a key that merely looks right (a
+ * ConfigMap's data.sizeLimit is text). Covers resources.requests/limits (containers, pod overhead,
+ * PVC and volume claim templates), ResourceQuota hard, LimitRange limits[].max/min/default/
  * defaultRequest/maxLimitRequestRatio, capacity/allocatable, RuntimeClass
  * overhead.podFixed and emptyDir sizeLimit.
  */
-bool sl_qty_field(const char *key, bool in_quantity_map);
+bool sl_qty_field(const char *key, const char *parent_key, bool in_quantity_map);
 /* Is the object under key (in a parent under parent_key) a map of quantities? */
 bool sl_qty_map(const char *key, const char *parent_key);
 

@@ -174,9 +174,10 @@ static void test_fields(void **state)
     assert_false(sl_qty_map("limits", "spec"));
     assert_false(sl_qty_map("data", ""));
     assert_false(sl_qty_map("requests", "spec"));
-    assert_true(sl_qty_field("cpu", true));
-    assert_true(sl_qty_field("sizeLimit", false));
-    assert_false(sl_qty_field("cpu", false));
+    assert_true(sl_qty_field("cpu", "requests", true));
+    assert_true(sl_qty_field("sizeLimit", "emptyDir", false));
+    assert_false(sl_qty_field("sizeLimit", "data", false));
+    assert_false(sl_qty_field("cpu", "data", false));
 }
 
 static void test_canonicalize_object(void **state)
@@ -197,7 +198,7 @@ static void test_canonicalize_object(void **state)
                             "\"0.5Gi\"}}]}}",
                             0, NULL);
     json_t *cm = json_loads("{\"kind\":\"ConfigMap\",\"data\":{\"cpu\":\"0.5\",\"limits\":"
-                            "\"1000m\"}}",
+                            "\"1000m\",\"sizeLimit\":\"0.5Gi\"}}",
                             0, NULL);
     json_t *c;
 
@@ -259,6 +260,8 @@ static void test_canonicalize_object(void **state)
                         "0.5");
     assert_string_equal(json_string_value(json_object_get(json_object_get(cm, "data"), "limits")),
                         "1000m");
+    assert_string_equal(
+            json_string_value(json_object_get(json_object_get(cm, "data"), "sizeLimit")), "0.5Gi");
     json_decref(o);
     json_decref(rq);
     json_decref(lr);
