@@ -23,6 +23,7 @@ struct run {
     struct sl_state *st;
     json_t *kinds;            /* "apiVersion kind" -> true (namespaced) / false / null (unknown) */
     json_t *deferred;         /* "apiVersion kind" -> true: defined by a CRD of this set */
+    json_t *objidx;           /* result object id -> index in res->objects */
     char selector[512];       /* owner labels of this environment */
     char agent_selector[512]; /* this agent (cluster-scoped kinds: shared objects) */
     char cur_source[128];     /* the source revision seen at the start */
@@ -87,9 +88,15 @@ void sl_rc_result_release(struct sl_rc_result *r)
     r->nobjects = r->capobjects = 0;
 }
 
-static struct sl_rc_object *result_object(struct sl_rc_result *res, const char *id)
+/* The result row of object id, added when new (found through r->objidx: thousands of rows). */
+static struct sl_rc_object *result_object(struct run *r, const char *id)
 {
-    for (size_t i = 0; i < res->nobjects; i++)
+    struct sl_rc_result *res = r->res;
+    const json_t *at = r->objidx != NULL ? json_object_get(r->objidx, id) : NULL;
+
+    if (at != NULL && (size_t)json_integer_value(at) < res->nobjects)
+        return &res->objects[json_integer_value(at)];
+    for (size_t i = 0; r->objidx == NULL && i < res->nobjects; i++)
         if (strcmp(res->objects[i].id, id) == 0)
             return &res->objects[i];
     if (res->nobjects == res->capobjects) {
@@ -102,13 +109,15 @@ static struct sl_rc_object *result_object(struct sl_rc_result *res, const char *
     }
     memset(&res->objects[res->nobjects], 0, sizeof(res->objects[0]));
     snprintf(res->objects[res->nobjects].id, sizeof(res->objects[0].id), "%s", id);
+    if (r->objidx != NULL)
+        json_object_set_new(r->objidx, id, json_integer((json_int_t)res->nobjects));
     return &res->objects[res->nobjects++];
 }
 
-static void set_object(struct sl_rc_result *res, const char *id, const char *action,
-                       const char *health, const char *detail)
+static void set_object(struct run *r, const char *id, const char *action, const char *health,
+                       const char *detail)
 {
-    struct sl_rc_object *o = result_object(res, id);
+    struct sl_rc_object *o = result_object(r, id);
 
     if (o == NULL)
         return;
@@ -870,7 +879,7 @@ static bool prune_one(struct run *r, const struct sl_action *a)
     if (r->cl->ops->get(r->cl->ctx, api, a->ref.kind, a->ref.ns, a->ref.name, &live, &e) != 0) {
         if (e.code == SL_ENOTFOUND)
             return true;
-        set_object(r->res, where, "prune", "", e.msg);
+        set_object(r, where, "prune", "", e.msg);
         sl_log_warn("prune failed", "env", r->env->name, "object", where, "error", e.msg);
         return false;
     }
@@ -886,7 +895,7 @@ static bool prune_one(struct run *r, const struct sl_action *a)
     r->res->writes++;
     if (r->cl->ops->del(r->cl->ctx, api, a->ref.kind, a->ref.ns, a->ref.name, &e) != 0 &&
         e.code != SL_ENOTFOUND) {
-        set_object(r->res, where, "prune", "", e.msg);
+        set_object(r, where, "prune", "", e.msg);
         sl_log_warn("prune failed", "env", r->env->name, "object", where, "error", e.msg);
         return false;
     }
@@ -897,13 +906,14 @@ static bool prune_one(struct run *r, const struct sl_action *a)
 /* ---- health ---- */
 
 /*
- * The pause before the next health look, elapsed ms into the wait: 25 ms for the first
- * half second, then a quarter of the time waited so far (a look is never later than a
- * quarter of the wait), at most the poll interval.
+ * The pause before the next health look, elapsed ms into the wait: 10 ms for the first
+ * half second (workloads applied last are usually ready within it, and a look that
+ * comes late delays the whole result by as much), then a quarter of the time waited so
+ * far (a look is never later than a quarter of the wait), at most the poll interval.
  */
 static int64_t health_delay(int64_t elapsed, int64_t poll)
 {
-    int64_t d = elapsed < 500 ? 25 : elapsed / 4;
+    int64_t d = elapsed < 500 ? 10 : elapsed / 4;
 
     return d < poll ? d : poll;
 }
@@ -995,7 +1005,7 @@ static int wait_health_rounds(struct run *r, const struct sl_plan *plan,
                 h = sl_health_compute(l, time(NULL), msg, sizeof(msg));
             }
             {
-                struct sl_rc_object *ro = result_object(r->res, where);
+                struct sl_rc_object *ro = result_object(r, where);
                 if (ro != NULL) {
                     snprintf(ro->health, sizeof(ro->health), "%s", sl_health_name(h));
                     if (h != SL_HEALTH_CURRENT)
@@ -1066,7 +1076,7 @@ static void record_plan(struct run *r, const struct sl_plan *plan)
         const struct sl_action *a = &plan->items[i];
         char where[700];
         object_where(a, where, sizeof(where));
-        set_object(r->res, where, sl_action_name(a->type), "", a->reason);
+        set_object(r, where, sl_action_name(a->type), "", a->reason);
         switch (a->type) {
         case SL_ACT_CREATE:
             r->res->created++;
@@ -1092,8 +1102,11 @@ static void record_plan(struct run *r, const struct sl_plan *plan)
     }
 }
 
-static void reset_counts(struct sl_rc_result *res)
+static void reset_counts(struct run *r)
 {
+    struct sl_rc_result *res = r->res;
+
+    json_object_clear(r->objidx);
     res->created = res->updated = res->unchanged = res->pruned = res->drifted = res->kept =
             res->failed = res->shared = 0;
     res->nobjects = 0;
@@ -1115,7 +1128,7 @@ static int apply_revision(struct run *r, struct sl_objlist *objs, bool *rejected
 
     *rejected = true;
     r->unhealthy = false;
-    reset_counts(r->res);
+    reset_counts(r);
     if (prepare_objects(r, objs, err) != 0)
         return -1;
     progress(r, SL_PHASE_PLAN, NULL, "listing live objects");
@@ -1219,7 +1232,7 @@ static int apply_revision(struct run *r, struct sl_objlist *objs, bool *rejected
                             brc = -1;
                         }
                         if (brc != 0) {
-                            set_object(r->res, items[k].where, "failed", "", err->msg);
+                            set_object(r, items[k].where, "failed", "", err->msg);
                             r->res->failed++;
                         }
                     }
@@ -1502,7 +1515,8 @@ int sl_reconcile_env(const struct sl_config *cfg, const struct sl_env_config *en
                     .o = opts,
                     .res = res,
                     .kinds = json_object(),
-                    .deferred = json_object()};
+                    .deferred = json_object(),
+                    .objidx = json_object()};
     struct sl_control ctl = {0};
     struct sl_objlist objs = SL_OBJLIST_INIT;
     struct sl_error aerr = SL_ERROR_INIT;
@@ -1728,6 +1742,7 @@ out:
     pool_release(&r);
     json_decref(r.kinds);
     json_decref(r.deferred);
+    json_decref(r.objidx);
     sl_state_unlock(lockfd);
     return rc;
 }
@@ -1745,7 +1760,8 @@ int sl_reconcile_plan(const struct sl_config *cfg, const struct sl_env_config *e
                     .o = opts,
                     .res = &res,
                     .kinds = json_object(),
-                    .deferred = json_object()};
+                    .deferred = json_object(),
+                    .objidx = json_object()};
     char *cur = NULL, *ref = NULL;
     int rc = -1;
 
@@ -1774,6 +1790,7 @@ done:
     sl_state_free(r.st);
     json_decref(r.kinds);
     json_decref(r.deferred);
+    json_decref(r.objidx);
     sl_rc_result_release(&res);
     return rc;
 }

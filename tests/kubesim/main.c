@@ -210,9 +210,9 @@ static void count_request(struct ks_state *st, const struct ks_request *rq, unsi
              rq->resource_name[0] ? rq->resource_name : "unknown");
     json_int_t n = json_integer_value(json_object_get(st->counts, key));
     json_object_set_new(st->counts, key, json_integer(n + 1));
-    json_t *e = json_pack("{s:I,s:s,s:s,s:s,s:s,s:i}", "seq", (json_int_t)st->nreq, "method",
-                          rq->method, "path", rq->path, "verb", rq->verb, "resource",
-                          rq->resource_name, "code", (int)code);
+    json_t *e = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:i}", "seq", (json_int_t)st->nreq, "atMs",
+                          (json_int_t)ks_now_ms(), "method", rq->method, "path", rq->path, "verb",
+                          rq->verb, "resource", rq->resource_name, "code", (int)code);
     if (rq->q_field_manager)
         json_object_set_new(e, "fieldManager", json_string(rq->q_field_manager));
     if (rq->q_dry_run)
