@@ -71,6 +71,19 @@ static void on_worker_signal(int signo)
     worker_stop = 1;
 }
 
+/* A worker stops at a safe point on SIGTERM/SIGINT; a parent gone away is no crash. */
+static void worker_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_worker_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 static bool worker_stopping(void *ctx)
 {
     (void)ctx;
@@ -261,7 +274,6 @@ static int worker_main(const char *env_name, const char *config_name)
     struct sl_config *cfg = NULL;
     struct sl_run_result res;
     struct sl_error err = SL_ERROR_INIT;
-    struct sigaction sa;
     const struct sl_env_config *env;
     bool curl_up = false, git_up = false;
     json_t *j = NULL;
@@ -270,12 +282,7 @@ static int worker_main(const char *env_name, const char *config_name)
     int rc = -1;
 
     memset(&res, 0, sizeof(res));
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_worker_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    worker_signals();
     res.outcome = SL_RUN_FAILED;
     /*
      * A daemon killed outright must not leave its workers applying: they
@@ -602,17 +609,11 @@ static int notify_main(void)
     struct sl_notifier *n = NULL;
     struct sl_run_result res;
     struct sl_error err = SL_ERROR_INIT, rerr = SL_ERROR_INIT;
-    struct sigaction sa;
     json_t *j = NULL, *cj;
     int rc = -1;
 
     memset(&res, 0, sizeof(res));
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_worker_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    worker_signals();
     if (sl_daemon_harden(&err) != 0 ||
         sl_file_read_fd(&in, STDIN_FILENO, "notice from the daemon", 8 << 20, &err) != 0)
         goto done;
