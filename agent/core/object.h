@@ -3,6 +3,12 @@
  * unseals them, policy checks them, the plan compares them with the cluster.
  * Each carries the file and line of the YAML document it came from, so every
  * later message can point at what users edit.
+ *
+ * Objects may share scalar values (strings, integers) with each other, to
+ * save memory: change a value by replacing it (json_object_set_new), never
+ * in place (json_string_set, or writing through json_string_value). The one
+ * exception, wiping a secret object's values, is safe because the renderer
+ * gives secret objects their own copies.
  */
 #ifndef SL_OBJECT_H
 #define SL_OBJECT_H

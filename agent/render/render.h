@@ -12,6 +12,9 @@
  * KRM function plugins, unknown fields) fails with an error naming the
  * file and the field, never silently.
  *
+ * Equal scalars of the objects may be one shared jansson value (see
+ * object.h): replace values, never change them in place.
+ *
  * sl_render_format_yaml() prints objects exactly as kustomize does
  * (goyaml.v2 layout, natural key order, `---` between documents);
  * sl_render_format_json() prints a JSON array.
