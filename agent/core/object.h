@@ -55,15 +55,4 @@ void sl_object_id(const json_t *obj, char *out, size_t outlen);
 /* "file:line" of an object's origin (or "generated") into out. */
 void sl_origin_str(const struct sl_origin *o, char *out, size_t outlen);
 
-/*
- * jansson allocates every value, key/value pair and hash table on its own;
- * glibc's chunk header and 16-byte rounding add about a fifth to a rendered
- * object (2,000 Deployments: ~3 MB of ~18 MB). sl_json_use_slabs() makes
- * jansson carve its small blocks (up to 256 bytes) from 64 KiB slabs in
- * exact 8-byte size classes; larger blocks still come from malloc. It must
- * run before the first jansson value exists (from main, once); it cannot be
- * undone. Thread-safe (one mutex). Slabs are kept for reuse, not unmapped.
- */
-int sl_json_use_slabs(struct sl_error *err);
-
 #endif
