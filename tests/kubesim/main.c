@@ -751,9 +751,22 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         goto send;
     }
 
+    ks_preparse_body(&rq); /* outside the lock: the one piece of work that needs no state */
     pthread_mutex_lock(&st->mu);
     ks_classify(st, &rq);
     json_t *fault = fault_check(st, &rq);
+    if (!fault && strcmp(rq.verb, "watch") != 0) {
+        /* The common case in one hold of the lock (every extra hold is a futex round trip
+         * under load). */
+        bool handled = false;
+        ks_handle_discovery(st, &rq, &rep, &handled);
+        if (!handled)
+            ks_handle_api(st, &rq, &rep);
+        count_request(st, &rq, rep.code);
+        serialise_reply(&rep);
+        pthread_mutex_unlock(&st->mu);
+        goto send;
+    }
     json_t *fcopy = fault ? json_deep_copy(fault) : NULL;
     pthread_mutex_unlock(&st->mu);
     if (fcopy) {
@@ -765,6 +778,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
             pthread_mutex_unlock(&st->mu);
             if (st->opt.verbose)
                 fprintf(stderr, "kubesim: %s %s -> dropped (fault)\n", method, url);
+            json_decref(rq.json_body);
             return MHD_NO;
         }
         if (strcmp(action, "delay") == 0) {
@@ -800,11 +814,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         pthread_mutex_unlock(&st->mu);
         if (st->opt.verbose)
             fprintf(stderr, "kubesim: %s %s -> watch\n", method, url);
+        json_decref(rq.json_body);
+        rq.json_body = NULL;
         return start_watch(srv, conn, &rq);
     }
 
-    ks_preparse_body(&rq); /* outside the lock: the one piece of work that needs no state */
-    pthread_mutex_lock(&st->mu);
+    pthread_mutex_lock(&st->mu); /* after a delay fault */
     bool handled = false;
     ks_handle_discovery(st, &rq, &rep, &handled);
     if (!handled)
