@@ -526,7 +526,7 @@ static void merge_list(json_t *dst, const json_t *src, const char *const *keys, 
         if (at >= 0)
             apply_merge(json_array_get(dst, (size_t)at), it, builtin);
         else
-            json_array_append_new(dst, json_deep_copy(it));
+            json_array_append(dst, it); /* src is ks_apply's private copy: share */
     }
 }
 
@@ -546,7 +546,7 @@ static void apply_merge(json_t *dst, const json_t *src, bool builtin)
                  (keys = ks_list_keys(k, v, builtin)) != NULL)
             merge_list(d, v, keys, builtin);
         else
-            json_object_set_new(dst, k, json_deep_copy(v));
+            json_object_set(dst, k, v); /* src is ks_apply's private copy: share */
     }
 }
 

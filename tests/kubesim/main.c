@@ -422,21 +422,17 @@ static bool token_in(const json_t *list, const char *t)
     return false;
 }
 
-/* 0 = authenticated (user filled), 401 otherwise. */
+/* 0 = authenticated (user filled), 401 otherwise. Called with the state lock held. */
 static unsigned authenticate(struct server *srv, struct MHD_Connection *conn, struct ks_request *rq,
                              char *user, size_t ulen)
 {
     struct ks_state *st = &srv->st;
-    pthread_mutex_lock(&st->mu);
     bool have_tokens = json_array_size(st->tokens) + json_array_size(st->ro_tokens) > 0;
-    pthread_mutex_unlock(&st->mu);
     bool any = have_tokens || srv->ca_pem || srv->basic_user[0];
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     if (auth && strncmp(auth, "Bearer ", 7) == 0) {
         const char *t = auth + 7;
-        pthread_mutex_lock(&st->mu);
         bool rw = token_in(st->tokens, t), ro = token_in(st->ro_tokens, t);
-        pthread_mutex_unlock(&st->mu);
         if (rw) {
             snprintf(user, ulen, "token-user");
             return 0;
@@ -722,6 +718,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     char user[256] = "";
     enum MHD_Result result;
 
+    ks_preparse_body(&rq); /* outside the lock: the one piece of work that needs no state */
+    /*
+     * One hold of the state lock for the common request: authenticate, classify, handle,
+     * count, serialise (every extra hold is a futex round trip under load).
+     */
+    pthread_mutex_lock(&st->mu);
     unsigned acode = authenticate(srv, conn, &rq, user, sizeof user);
     /* As with the real server's anonymous access: /version and the health
      * checks are public (the kubectl dispatcher asks /version first). */
@@ -733,31 +735,28 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         snprintf(user, sizeof user, "system:anonymous");
     }
     if (acode) {
+        pthread_mutex_unlock(&st->mu);
         ks_reply_status(&rep, 401, "Unauthorized", "Unauthorized");
         goto send;
     }
     rq.user = user;
     if (cc->too_big) {
+        pthread_mutex_unlock(&st->mu);
         ks_reply_status(&rep, 413, "RequestEntityTooLarge",
                         "request entity too large: limit is "
                         "3145728");
         goto send;
     }
     if (strncmp(url, "/kubesim/", 9) == 0) {
-        pthread_mutex_lock(&st->mu);
         control(srv, &rq, &rep);
         serialise_reply(&rep);
         pthread_mutex_unlock(&st->mu);
         goto send;
     }
 
-    ks_preparse_body(&rq); /* outside the lock: the one piece of work that needs no state */
-    pthread_mutex_lock(&st->mu);
     ks_classify(st, &rq);
     json_t *fault = fault_check(st, &rq);
     if (!fault && strcmp(rq.verb, "watch") != 0) {
-        /* The common case in one hold of the lock (every extra hold is a futex round trip
-         * under load). */
         bool handled = false;
         ks_handle_discovery(st, &rq, &rep, &handled);
         if (!handled)
