@@ -903,6 +903,115 @@ static bool prune_one(struct run *r, const struct sl_action *a)
     return true;
 }
 
+/* One kind's LIST on its own connection. */
+struct list_job {
+    struct run *r;
+    void *ctx;
+    const char *api, *kind, *selector;
+    json_t *items;
+    int rc;
+    struct sl_error err;
+};
+
+static void *list_job_run(void *arg)
+{
+    struct list_job *j = arg;
+
+    j->rc = j->r->cl->ops->list(j->ctx, j->api, j->kind, NULL, j->selector, &j->items, &j->err);
+    return NULL;
+}
+
+/*
+ * list_live for a health look: the kinds of objs listed at once over the pool's
+ * connections (a look at Deployments and StatefulSets takes as long as the slower LIST,
+ * not both). One kind, or more kinds than connections: one after the other.
+ */
+static int list_live_parallel(struct run *r, const struct sl_objlist *objs, json_t **out,
+                              struct sl_error *err)
+{
+    struct sl_inventory none = {0};
+    struct kindset ks = {json_object()};
+    struct list_job jobs[17];
+    pthread_t tid[17];
+    bool started[17] = {false}, failed = false;
+    json_t *all = NULL, *pair;
+    const char *key;
+    size_t n = 0;
+    int rc = -1;
+
+    *out = NULL;
+    for (size_t i = 0; i < objs->n; i++)
+        kindset_add(&ks, json_string_value(json_object_get(objs->items[i].json, "apiVersion")),
+                    json_string_value(json_object_get(objs->items[i].json, "kind")));
+    if (json_object_size(ks.map) >= 2)
+        pool_fill(r);
+    if (json_object_size(ks.map) < 2 || json_object_size(ks.map) > r->npool + 1) {
+        json_decref(ks.map);
+        return list_live(r, objs, &none, out, err);
+    }
+    json_object_foreach(ks.map, key, pair)
+    {
+        struct sl_error kerr = SL_ERROR_INIT;
+        const char *api = json_string_value(json_array_get(pair, 0));
+        const char *kind = json_string_value(json_array_get(pair, 1));
+        int scope = kind_scope(r, api, kind, &kerr);
+
+        if (scope < 0) {
+            if (kerr.code == SL_ENOTFOUND)
+                continue; /* not served (yet): nothing of it is live */
+            sl_error_set(err, kerr.code, "%s", kerr.msg);
+            goto done;
+        }
+        memset(&jobs[n], 0, sizeof(jobs[n]));
+        jobs[n].r = r;
+        jobs[n].ctx = n == 0 ? r->cl->ctx : r->pool[n - 1];
+        jobs[n].api = api;
+        jobs[n].kind = kind;
+        jobs[n].selector = scope == 0 ? r->agent_selector : r->selector;
+        n++;
+    }
+    for (size_t i = 1; i < n; i++)
+        started[i] = pthread_create(&tid[i], NULL, list_job_run, &jobs[i]) == 0;
+    if (n > 0)
+        list_job_run(&jobs[0]);
+    for (size_t i = 1; i < n; i++) {
+        if (started[i])
+            pthread_join(tid[i], NULL);
+        else
+            list_job_run(&jobs[i]);
+    }
+    all = json_array();
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+        json_t *e;
+        if (jobs[i].rc != 0) {
+            if (!failed)
+                sl_error_set(err, jobs[i].err.code, "list %s: %s", jobs[i].kind, jobs[i].err.msg);
+            failed = true;
+            continue;
+        }
+        json_array_foreach(jobs[i].items, j, e)
+        {
+            if (json_object_get(e, "apiVersion") == NULL)
+                json_object_set_new(e, "apiVersion", json_string(jobs[i].api));
+            if (json_object_get(e, "kind") == NULL)
+                json_object_set_new(e, "kind", json_string(jobs[i].kind));
+        }
+        json_array_extend(all, jobs[i].items);
+    }
+    if (failed)
+        goto done;
+    *out = all;
+    all = NULL;
+    rc = 0;
+done:
+    for (size_t i = 0; i < n; i++)
+        json_decref(jobs[i].items);
+    json_decref(all);
+    json_decref(ks.map);
+    return rc;
+}
+
 /* ---- health ---- */
 
 /*
@@ -935,7 +1044,6 @@ static int wait_health_rounds(struct run *r, const struct sl_plan *plan,
     int64_t timeout = r->env->health_timeout_ms > 0 ? r->env->health_timeout_ms : 300000;
     int64_t start = now_ms(), last_check = start;
     int64_t poll = r->o->poll_interval_ms > 0 ? r->o->poll_interval_ms : 2000;
-    struct sl_inventory none = {0};
 
     progress(r, SL_PHASE_HEALTH, NULL, "waiting for health");
     for (int round = 0;; round++) {
@@ -964,7 +1072,7 @@ static int wait_health_rounds(struct run *r, const struct sl_plan *plan,
                     lrc = sl_objlist_add(&pending, json_incref(plan->items[i].desired), NULL, 0,
                                          err);
             if (lrc == 0)
-                lrc = list_live(r, &pending, &none, &live, err);
+                lrc = list_live_parallel(r, &pending, &live, err);
             sl_objlist_release(&pending);
             if (lrc != 0) {
                 json_decref(idx);
