@@ -1167,6 +1167,97 @@ static const struct fspec annotation_specs[] = {
         {"batch", NULL, "CronJob", "spec/jobTemplate/spec/template/metadata/annotations", true},
 };
 
+/* ---- vars: the fields kustomize substitutes $(VAR) in (its varReference list) ---- */
+
+/* Pod specs of the workload kinds: containers' and initContainers' args, command, env values
+ * and mount paths. */
+static const struct {
+    const char *kind, *podspec;
+} var_podspecs[] = {
+        {"CronJob", "spec/jobTemplate/spec/template/spec/"},
+        {"DaemonSet", "spec/template/spec/"},
+        {"Deployment", "spec/template/spec/"},
+        {"Job", "spec/template/spec/"},
+        {"Pod", "spec/"},
+        {"ReplicaSet", "spec/template/spec/"},
+        {"StatefulSet", "spec/template/spec/"},
+};
+
+static const char *const var_container_fields[] = {"args", "command", "env/value",
+                                                   "volumeMounts/mountPath"};
+
+/* The rest of the list, kept exactly as kustomize has it. */
+static const struct fspec var_other_specs[] = {
+        /* kustomize's own path: without "spec/" it matches no real CronJob */
+        {NULL, NULL, "CronJob", "spec/jobTemplate/spec/template/volumes/nfs/server", false},
+        {NULL, NULL, "DaemonSet", "spec/template/spec/volumes/nfs/server", false},
+        {NULL, NULL, "Deployment", "spec/template/spec/volumes/nfs/server", false},
+        {NULL, NULL, "Deployment", "spec/template/metadata/annotations", false},
+        {NULL, NULL, "Ingress", "spec/rules/host", false},
+        {NULL, NULL, "Ingress", "spec/tls/hosts", false},
+        {NULL, NULL, "Ingress", "spec/tls/secretName", false},
+        {NULL, NULL, "Job", "spec/template/spec/volumes/nfs/server", false},
+        {NULL, NULL, "Pod", "spec/volumes/nfs/server", false},
+        {NULL, NULL, "ReplicaSet", "spec/template/spec/volumes/nfs/server", false},
+        {NULL, NULL, "Service", "spec/ports/port", false},
+        {NULL, NULL, "Service", "spec/ports/targetPort", false},
+        {NULL, NULL, "StatefulSet", "spec/volumeClaimTemplates/spec/nfs/server", false},
+        {NULL, NULL, "PersistentVolume", "spec/nfs/server", false},
+        {NULL, NULL, NULL, "metadata/labels", false},
+        {NULL, NULL, NULL, "metadata/annotations", false},
+};
+
+struct varset {
+    struct resmap *ra;
+    const json_t **values;
+};
+
+static int var_leaf(struct layer *L, json_t *parent, const char *key, void *arg)
+{
+    struct varset *vs = arg;
+    return vars_subst_field(L->c, vs->ra, parent, key, vs->values);
+}
+
+static int var_spec(struct layer *L, struct res *r, const struct fspec *fs, struct varset *vs)
+{
+    if (!fspec_applies(fs, r))
+        return 0;
+    return walk_path(L, r->obj, fs->path, false, var_leaf, vs);
+}
+
+int vars_apply(struct render_ctx *c, struct resmap *ra, const json_t **values)
+{
+    struct layer L = {c, "", "kustomization", NULL, ra};
+    struct varset vs = {ra, values};
+    char path[256];
+
+    for (size_t i = 0; i < ra->n; i++) {
+        struct res *r = ra->items[i];
+        for (size_t k = 0; k < sizeof(var_podspecs) / sizeof(var_podspecs[0]); k++) {
+            if (strcmp(res_kind(r), var_podspecs[k].kind) != 0)
+                continue;
+            for (int init = 0; init < 2; init++)
+                for (size_t f = 0; f < sizeof(var_container_fields) / sizeof(char *); f++) {
+                    struct fspec fs = {NULL, NULL, var_podspecs[k].kind, path, false};
+                    snprintf(path, sizeof(path), "%s%s/%s", var_podspecs[k].podspec,
+                             init ? "initContainers" : "containers", var_container_fields[f]);
+                    if (var_spec(&L, r, &fs, &vs) != 0)
+                        return -1;
+                }
+        }
+        for (size_t k = 0; k < sizeof(var_other_specs) / sizeof(var_other_specs[0]); k++)
+            if (var_spec(&L, r, &var_other_specs[k], &vs) != 0)
+                return -1;
+        for (size_t k = 0; k < c->x_varref.n; k++) {
+            const struct xspec *x = &c->x_varref.items[k];
+            struct fspec fs = {x->group, x->version, x->kind, x->path, false};
+            if (var_spec(&L, r, &fs, &vs) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 static int apply_xspecs(struct layer *L, const struct xspecs *x, const json_t *pairs)
 {
     for (size_t k = 0; k < x->n; k++) {
@@ -2484,9 +2575,10 @@ static int xspec_push(struct layer *L, struct xspecs *x, const json_t *fs, const
 }
 
 /*
- * `configurations`: custom field specs for kustomize's transformers. Names
- * kustomize already covers (prefix/suffix on metadata/name, varReference,
- * which sluice applies everywhere) are accepted; others are refused by name.
+ * `configurations`: custom field specs for kustomize's transformers
+ * (nameReference, commonLabels, commonAnnotations, images, namespace,
+ * varReference, and namePrefix/nameSuffix on metadata/name); others are
+ * refused by name.
  */
 static int load_configurations(struct layer *L)
 {
@@ -2561,7 +2653,11 @@ static int load_configurations(struct layer *L)
                             break;
                     }
                 } else if (strcmp(key, "varReference") == 0) {
-                    continue;
+                    json_array_foreach(val, j, fs)
+                    {
+                        if ((rc = xspec_push(L, &L->c->x_varref, fs, NULL, pname)) != 0)
+                            break;
+                    }
                 } else if (strcmp(key, "namePrefix") == 0 || strcmp(key, "nameSuffix") == 0) {
                     /* these replace kustomize's default (every kind) */
                     struct xspecs *x = key[4] == 'P' ? &L->c->x_prefix : &L->c->x_suffix;

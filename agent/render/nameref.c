@@ -499,9 +499,11 @@ static int subst_string(struct render_ctx *c, struct resmap *ra, const char *s, 
     (void)ra;
     *out = NULL;
     while (*p) {
+        /* Kubernetes' expansion: "$$" is an escaped "$" ("$$(V)" stays "$(V)"). */
         if (p[0] == '$' && p[1] == '$') {
-            sl_buf_append(&b, "$$", 2, NULL);
+            sl_buf_putc(&b, '$', NULL);
             p += 2;
+            changed = true;
             continue;
         }
         if (p[0] == '$' && p[1] == '(') {
@@ -544,39 +546,40 @@ static int subst_string(struct render_ctx *c, struct resmap *ra, const char *s, 
     return 0;
 }
 
-static int subst_walk(struct render_ctx *c, struct resmap *ra, json_t *node, const json_t **values,
-                      int depth)
+/*
+ * Substitute in parent[key] (a field on a varReference path): a string, each
+ * string of a list (args, command), or each string value of a map (labels,
+ * annotations), as kustomize's refvar filter does.
+ */
+int vars_subst_field(struct render_ctx *c, struct resmap *ra, json_t *parent, const char *key,
+                     const json_t **values)
 {
-    if (depth > 200)
-        return 0;
-    if (json_is_object(node)) {
+    json_t *node = json_object_get(parent, key), *v, *nv;
+
+    if (json_is_string(node)) {
+        subst_string(c, ra, json_string_value(node), &nv, values);
+        if (nv != NULL)
+            json_object_set_new(parent, key, nv);
+    } else if (json_is_array(node)) {
+        size_t i;
+        json_array_foreach(node, i, v)
+        {
+            if (!json_is_string(v))
+                continue;
+            subst_string(c, ra, json_string_value(v), &nv, values);
+            if (nv != NULL)
+                json_array_set_new(node, i, nv);
+        }
+    } else if (json_is_object(node)) {
         const char *k;
-        json_t *v;
         void *tmp;
         json_object_foreach_safe(node, tmp, k, v)
         {
-            if (json_is_string(v)) {
-                json_t *nv;
-                subst_string(c, ra, json_string_value(v), &nv, values);
-                if (nv)
-                    json_object_set_new(node, k, nv);
-            } else if (subst_walk(c, ra, v, values, depth + 1) != 0) {
-                return -1;
-            }
-        }
-    } else if (json_is_array(node)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(node, i, v)
-        {
-            if (json_is_string(v)) {
-                json_t *nv;
-                subst_string(c, ra, json_string_value(v), &nv, values);
-                if (nv)
-                    json_array_set_new(node, i, nv);
-            } else if (subst_walk(c, ra, v, values, depth + 1) != 0) {
-                return -1;
-            }
+            if (!json_is_string(v))
+                continue;
+            subst_string(c, ra, json_string_value(v), &nv, values);
+            if (nv != NULL)
+                json_object_set_new(node, k, nv);
         }
     }
     return 0;
@@ -611,30 +614,9 @@ int vars_resolve(struct render_ctx *c, struct resmap *ra)
             goto done;
         }
     }
-    /* Substitute in every field but the object's identity. */
-    for (size_t j = 0; j < ra->n; j++) {
-        json_t *obj = ra->items[j]->obj, *md = json_object_get(obj, "metadata");
-        json_t *keep =
-                json_pack("{s:O?,s:O?,s:O?,s:O?}", "apiVersion", json_object_get(obj, "apiVersion"),
-                          "kind", json_object_get(obj, "kind"), "name", json_object_get(md, "name"),
-                          "namespace", json_object_get(md, "namespace"));
-        if (keep == NULL) {
-            sl_error_set(c->err, SL_ENOMEM, "out of memory");
-            goto done;
-        }
-        int wrc = subst_walk(c, ra, obj, values, 0);
-        if (!json_is_null(json_object_get(keep, "apiVersion")))
-            json_object_set(obj, "apiVersion", json_object_get(keep, "apiVersion"));
-        if (!json_is_null(json_object_get(keep, "kind")))
-            json_object_set(obj, "kind", json_object_get(keep, "kind"));
-        if (json_is_object(md) && !json_is_null(json_object_get(keep, "name")))
-            json_object_set(md, "name", json_object_get(keep, "name"));
-        if (json_is_object(md) && !json_is_null(json_object_get(keep, "namespace")))
-            json_object_set(md, "namespace", json_object_get(keep, "namespace"));
-        json_decref(keep);
-        if (wrc != 0)
-            goto done;
-    }
+    /* Only in kustomize's varReference fields (and custom ones from `configurations`). */
+    if (vars_apply(c, ra, values) != 0)
+        goto done;
     rc = 0;
 done:
     free(values);

@@ -136,6 +136,7 @@ done:
     free(c.x_namespace.items);
     free(c.x_prefix.items);
     free(c.x_suffix.items);
+    free(c.x_varref.items);
     json_decref(c.configs);
     json_decref(c.sort_first);
     json_decref(c.sort_last);

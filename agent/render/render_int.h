@@ -105,7 +105,8 @@ struct render_ctx {
     struct varlist vars;
     bool has_vars;
     json_t *configs; /* loaded `configurations` files (own the xspec strings) */
-    struct xspecs x_nameref, x_labels, x_annotations, x_images, x_namespace, x_prefix, x_suffix;
+    struct xspecs x_nameref, x_labels, x_annotations, x_images, x_namespace, x_prefix, x_suffix,
+            x_varref;
     bool origin_annotations; /* buildMetadata: [originAnnotations] at the top */
     bool managed_by_label;   /* buildMetadata: [managedByLabel] at the top */
     bool transformer_annotations;
@@ -190,6 +191,10 @@ void regex_cache_release(struct render_ctx *c);
 /* ---- nameref.c ---- */
 int nameref_fix(struct render_ctx *c, struct resmap *ra);
 int vars_resolve(struct render_ctx *c, struct resmap *ra);
+/* The field specs vars apply to: kustomize's varReference list plus custom ones (kust.c). */
+int vars_apply(struct render_ctx *c, struct resmap *ra, const json_t **values);
+int vars_subst_field(struct render_ctx *c, struct resmap *ra, json_t *parent, const char *key,
+                     const json_t **values);
 int replacements_apply(struct render_ctx *c, const char *kfile, const json_t *list,
                        struct resmap *ra);
 
