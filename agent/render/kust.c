@@ -1283,6 +1283,8 @@ static int apply_map_specs(struct layer *L, const struct fspec *specs, size_t ns
         return -1;
     if (specs == annotation_specs && apply_xspecs(L, &L->c->x_annotations, pairs) != 0)
         return -1;
+    if (specs == template_label_specs && apply_xspecs(L, &L->c->x_template_labels, pairs) != 0)
+        return -1;
     for (size_t i = 0; i < L->ra->n; i++) {
         struct res *r = L->ra->items[i];
         for (size_t s = 0; s < nspecs; s++) {
@@ -1506,6 +1508,19 @@ static int do_prefix_suffix(struct layer *L, const char *prefix, const char *suf
 
 /* ---------------------------------------------------------------- replicas */
 
+static int set_count_leaf(struct layer *L, json_t *parent, const char *key, void *arg)
+{
+    (void)L;
+    json_object_set(parent, key, arg);
+    return 0;
+}
+
+/*
+ * kustomize's ReplicaCountTransformer: spec/replicas of Deployment,
+ * ReplicationController, ReplicaSet and StatefulSet (created when absent),
+ * plus custom `replicas` field specs from `configurations`. A name that
+ * matches none of those kinds is an error, as in kustomize.
+ */
 static int do_replicas(struct layer *L)
 {
     json_t *list;
@@ -1525,25 +1540,32 @@ static int do_replicas(struct layer *L)
                                 "%s: replicas entries need a name and an integer count", L->kfile);
         for (size_t j = 0; j < L->ra->n; j++) {
             struct res *r = L->ra->items[j];
-            bool kind_ok = false;
-            for (size_t k = 0; kinds[k]; k++)
-                if (strcmp(res_kind(r), kinds[k]) == 0)
-                    kind_ok = true;
-            if (!kind_ok || !res_any_id_matches(r, NULL, name, "", false))
+            if (!res_any_id_matches(r, NULL, name, "", false))
                 continue;
-            json_t *spec = json_object_get(r->obj, "spec");
-            if (!json_is_object(spec)) {
-                spec = json_object();
-                json_object_set_new(r->obj, "spec", spec);
+            for (size_t k = 0; kinds[k]; k++) {
+                struct fspec fs = {NULL, NULL, kinds[k], "spec/replicas", true};
+                if (!fspec_applies(&fs, r))
+                    continue;
+                if (walk_path(L, r->obj, fs.path, true, set_count_leaf, count) != 0)
+                    return -1;
+                found = true;
             }
-            json_object_set(spec, "replicas", count);
-            found = true;
+            for (size_t k = 0; k < L->c->x_replicas.n; k++) {
+                const struct xspec *x = &L->c->x_replicas.items[k];
+                struct fspec fs = {x->group, x->version, x->kind, x->path, x->create};
+                if (!fspec_applies(&fs, r))
+                    continue;
+                if (walk_path(L, r->obj, fs.path, fs.create, set_count_leaf, count) != 0)
+                    return -1;
+                found = true;
+            }
         }
         if (!found)
-            return sl_error_set(ERR(L->c), SL_ENOTFOUND,
-                                "%s: replicas: no Deployment, ReplicationController, ReplicaSet "
-                                "or StatefulSet named \"%s\"",
-                                L->kfile, name);
+            return sl_error_set(
+                    ERR(L->c), SL_ENOTFOUND,
+                    "%s: replicas: no Deployment, ReplicationController, ReplicaSet "
+                    "or StatefulSet%s named \"%s\"",
+                    L->kfile, L->c->x_replicas.n > 0 ? " (or kind from configurations)" : "", name);
     }
     return 0;
 }
@@ -2576,9 +2598,9 @@ static int xspec_push(struct layer *L, struct xspecs *x, const json_t *fs, const
 
 /*
  * `configurations`: custom field specs for kustomize's transformers
- * (nameReference, commonLabels, commonAnnotations, images, namespace,
- * varReference, and namePrefix/nameSuffix on metadata/name); others are
- * refused by name.
+ * (nameReference, commonLabels, templateLabels, commonAnnotations, images,
+ * namespace, replicas, varReference, and namePrefix/nameSuffix on
+ * metadata/name); others are refused by name.
  */
 static int load_configurations(struct layer *L)
 {
@@ -2647,6 +2669,13 @@ static int load_configurations(struct layer *L)
                                        : key[0] == 'n' ? &L->c->x_namespace
                                        : key[6] == 'L' ? &L->c->x_labels
                                                        : &L->c->x_annotations;
+                    json_array_foreach(val, j, fs)
+                    {
+                        if ((rc = xspec_push(L, x, fs, NULL, pname)) != 0)
+                            break;
+                    }
+                } else if (strcmp(key, "replicas") == 0 || strcmp(key, "templateLabels") == 0) {
+                    struct xspecs *x = key[0] == 'r' ? &L->c->x_replicas : &L->c->x_template_labels;
                     json_array_foreach(val, j, fs)
                     {
                         if ((rc = xspec_push(L, x, fs, NULL, pname)) != 0)

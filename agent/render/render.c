@@ -137,6 +137,8 @@ done:
     free(c.x_prefix.items);
     free(c.x_suffix.items);
     free(c.x_varref.items);
+    free(c.x_replicas.items);
+    free(c.x_template_labels.items);
     json_decref(c.configs);
     json_decref(c.sort_first);
     json_decref(c.sort_last);

@@ -106,7 +106,7 @@ struct render_ctx {
     bool has_vars;
     json_t *configs; /* loaded `configurations` files (own the xspec strings) */
     struct xspecs x_nameref, x_labels, x_annotations, x_images, x_namespace, x_prefix, x_suffix,
-            x_varref;
+            x_varref, x_replicas, x_template_labels;
     bool origin_annotations; /* buildMetadata: [originAnnotations] at the top */
     bool managed_by_label;   /* buildMetadata: [managedByLabel] at the top */
     bool transformer_annotations;
