@@ -1034,13 +1034,15 @@ done:
 
 /*
  * The pause before the next health look, elapsed ms into the wait: 10 ms for the first
- * half second (workloads applied last are usually ready within it, and a look that
- * comes late delays the whole result by as much), then a quarter of the time waited so
- * far (a look is never later than a quarter of the wait), at most the poll interval.
+ * quarter second (workloads applied last are often ready within it, and a look that comes
+ * late delays the whole result by as much), then a quarter of the time waited so far (a
+ * look is never later than a quarter of the wait, and a slow rollout on a real cluster
+ * costs a few LISTs, not one every 10 ms), at most the poll interval. The client's rate
+ * limit (cluster.qps) applies to these LISTs as to every request.
  */
 static int64_t health_delay(int64_t elapsed, int64_t poll)
 {
-    int64_t d = elapsed < 500 ? 10 : elapsed / 4;
+    int64_t d = elapsed < 250 ? 10 : elapsed / 4;
 
     return d < poll ? d : poll;
 }
