@@ -299,19 +299,9 @@ static const json_t *path_start(const struct ev *e, const struct path *p)
 
 /* ---- operators ---- */
 
-static bool json_to_quantity(const json_t *v, __int128 *q)
+static bool json_to_quantity(const json_t *v, struct sl_qty *q)
 {
-    char buf[64];
-    if (json_is_integer(v)) {
-        snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    } else if (json_is_real(v)) {
-        snprintf(buf, sizeof(buf), "%.17g", json_real_value(v));
-    } else if (json_is_string(v)) {
-        return sl_quantity_parse(json_string_value(v), q) == 0;
-    } else {
-        return false;
-    }
-    return sl_quantity_parse(buf, q) == 0;
+    return sl_qty_from_json(v, q) == 0;
 }
 
 static bool in_values(const json_t *values, const json_t *v)
@@ -329,7 +319,7 @@ static bool array_contains(const json_t *arr, const json_t *v)
 
 static bool leaf_ok(const struct check *k, const json_t *v)
 {
-    __int128 q;
+    struct sl_qty q;
 
     switch (k->op) {
     case OP_EQUALS:
@@ -345,13 +335,13 @@ static bool leaf_ok(const struct check *k, const json_t *v)
     case OP_NOT_MATCHES:
         return !json_is_string(v) || regexec(&k->re, json_string_value(v), 0, NULL, 0) != 0;
     case OP_LT:
-        return json_to_quantity(v, &q) && q < k->quantity;
+        return json_to_quantity(v, &q) && sl_qty_cmp(&q, &k->quantity) < 0;
     case OP_LE:
-        return json_to_quantity(v, &q) && q <= k->quantity;
+        return json_to_quantity(v, &q) && sl_qty_cmp(&q, &k->quantity) <= 0;
     case OP_GT:
-        return json_to_quantity(v, &q) && q > k->quantity;
+        return json_to_quantity(v, &q) && sl_qty_cmp(&q, &k->quantity) > 0;
     case OP_GE:
-        return json_to_quantity(v, &q) && q >= k->quantity;
+        return json_to_quantity(v, &q) && sl_qty_cmp(&q, &k->quantity) >= 0;
     case OP_CONTAINS:
         return array_contains(v, k->value);
     case OP_NOT_CONTAINS:

@@ -8,6 +8,7 @@
 #include <regex.h>
 
 #include "policy.h"
+#include "quantity.h"
 
 #define PATH_MAX_STEPS  32
 #define CHECK_MAX_DEPTH 8
@@ -61,7 +62,7 @@ struct check {
     regex_t re;
     bool has_re;
     char *pattern;
-    __int128 quantity; /* lt le gt ge */
+    struct sl_qty quantity; /* lt le gt ge (agent/core/quantity.h: exact, as Kubernetes) */
     char *quantity_text;
     int if_absent; /* -1 default for the operator, 0 fail, 1 pass */
     char *message;

@@ -517,7 +517,7 @@ static void parse_check(struct px *c, const struct sl_ynode *n, struct check *k,
             problem(c, value != NULL ? value : n, "%s needs value: a number or quantity", what);
             break;
         }
-        if (sl_quantity_parse(value->value, &k->quantity) != 0) {
+        if (sl_qty_parse(value->value, &k->quantity) != 0) {
             problem(c, value, "value: \"%s\" is not a Kubernetes quantity", value->value);
             break;
         }

@@ -156,11 +156,4 @@ json_t *sl_policy_report_json(const struct sl_policy_report *rep);
 
 const char *sl_policy_severity_name(enum sl_policy_severity s);
 
-/*
- * Kubernetes resource quantities ("500m", "1Gi", "1.5e3", "2"), exactly, in
- * units of 10^-9 (nano), rounded up below that as Kubernetes does. Fails on
- * anything Kubernetes would reject and on magnitudes beyond 10^27.
- */
-int sl_quantity_parse(const char *s, __int128 *nano);
-
 #endif

@@ -1,5 +1,5 @@
 /*
- * Kubernetes quantities (agent/reconcile/quantity.c): parsing, the API server's canonical
+ * Kubernetes quantities (agent/core/quantity.c): parsing, the API server's canonical
  * form (cases from apimachinery's quantity_test.go), and the planner comparing desired
  * with live by value.
  */

@@ -10,6 +10,7 @@
 
 #include "object.h"
 #include "policy.h"
+#include "quantity.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,14 +35,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sl_diags d = SL_DIAGS_INIT;
     char line[128];
     size_t n = 0;
-    __int128 q;
+    struct sl_qty q;
+    char canon[160];
 
     while (n < size && n < sizeof(line) - 1 && data[n] != '\n') {
         line[n] = (char)data[n];
         n++;
     }
     line[n] = '\0';
-    (void)sl_quantity_parse(line, &q);
+    /* The first line as a quantity: parse, print canonically, read back, same value. */
+    if (sl_qty_parse(line, &q) == 0 && sl_qty_format(&q, canon, sizeof(canon)) == 0) {
+        struct sl_qty back;
+        if (sl_qty_parse(canon, &back) != 0 || !sl_qty_equal(&q, &back) ||
+            sl_qty_cmp(&q, &back) != 0)
+            __builtin_trap();
+    }
 
     if (sl_policy_set_new(&set, &err) != 0)
         return 0;

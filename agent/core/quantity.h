@@ -5,13 +5,12 @@
  * "500m", "1024Mi" -> "1Gi", "1000" -> "1k", "1.5Gi" -> "1536Mi").
  *
  * The planner compares quantities by value (a manifest that says cpu: 0.5 is not drift
- * against a live "500m"); kubesim canonicalises them on write as the real server does.
- * Pure functions, no allocation, no I/O: shared by sluice and kubesim. (agent/policy
- * has its own parser into nano units for policy limits; this one keeps the exact digits
- * and the format, which printing the canonical form needs.)
+ * against a live "500m"), policies order them (limits.cpu <= 2), and kubesim
+ * canonicalises them on write as the real server does. Pure functions, no allocation,
+ * no I/O.
  */
-#ifndef SL_RECONCILE_QUANTITY_H
-#define SL_RECONCILE_QUANTITY_H
+#ifndef SL_CORE_QUANTITY_H
+#define SL_CORE_QUANTITY_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -39,6 +38,8 @@ int sl_qty_parse(const char *s, struct sl_qty *q);
 int sl_qty_from_json(const json_t *v, struct sl_qty *q);
 /* Same value (the format does not matter: 1Gi equals 1073741824). */
 bool sl_qty_equal(const struct sl_qty *a, const struct sl_qty *b);
+/* Order by value: negative, 0 or positive as a is below, equal to or above b. */
+int sl_qty_cmp(const struct sl_qty *a, const struct sl_qty *b);
 /* The API server's canonical text of q; -1 when out is too small. */
 int sl_qty_format(const struct sl_qty *q, char *out, size_t outlen);
 

@@ -205,6 +205,35 @@ bool sl_qty_equal(const struct sl_qty *a, const struct sl_qty *b)
     return a->neg == b->neg && a->exp == b->exp && strcmp(a->digits, b->digits) == 0;
 }
 
+int sl_qty_cmp(const struct sl_qty *a, const struct sl_qty *b)
+{
+    int sign = a->neg ? -1 : 1;
+    size_t na = strlen(a->digits), nb = strlen(b->digits);
+    long ma, mb;
+
+    if (is_zero(a) || is_zero(b)) {
+        /* zero is never negative here (normalize clears the sign) */
+        if (is_zero(a) && is_zero(b))
+            return 0;
+        if (is_zero(a))
+            return b->neg ? 1 : -1;
+        return a->neg ? -1 : 1;
+    }
+    if (a->neg != b->neg)
+        return a->neg ? -1 : 1;
+    /* The power of ten of the leading digit decides; then the digits, left to right. */
+    ma = (long)na + a->exp;
+    mb = (long)nb + b->exp;
+    if (ma != mb)
+        return ma > mb ? sign : -sign;
+    for (size_t i = 0; i < na || i < nb; i++) {
+        char da = i < na ? a->digits[i] : '0', db = i < nb ? b->digits[i] : '0';
+        if (da != db)
+            return da > db ? sign : -sign;
+    }
+    return 0;
+}
+
 int sl_qty_format(const struct sl_qty *q, char *out, size_t outlen)
 {
     static const char *const dec_suffix[] = {"n", "u", "m", "", "k", "M", "G", "T", "P", "E"};
