@@ -577,6 +577,18 @@ static void serialise_reply(struct ks_reply *rep)
     }
 }
 
+/* One request under the state lock (held by the caller): answer, count, serialise. */
+static void handle_locked(struct ks_state *st, struct ks_request *rq, struct ks_reply *rep)
+{
+    bool handled = false;
+
+    ks_handle_discovery(st, rq, rep, &handled);
+    if (!handled)
+        ks_handle_api(st, rq, rep);
+    count_request(st, rq, rep->code);
+    serialise_reply(rep);
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *conn, struct ks_reply *rep)
 {
     char *s;
@@ -757,12 +769,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     ks_classify(st, &rq);
     json_t *fault = fault_check(st, &rq);
     if (!fault && strcmp(rq.verb, "watch") != 0) {
-        bool handled = false;
-        ks_handle_discovery(st, &rq, &rep, &handled);
-        if (!handled)
-            ks_handle_api(st, &rq, &rep);
-        count_request(st, &rq, rep.code);
-        serialise_reply(&rep);
+        handle_locked(st, &rq, &rep);
         pthread_mutex_unlock(&st->mu);
         goto send;
     }
@@ -819,12 +826,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     }
 
     pthread_mutex_lock(&st->mu); /* after a delay fault */
-    bool handled = false;
-    ks_handle_discovery(st, &rq, &rep, &handled);
-    if (!handled)
-        ks_handle_api(st, &rq, &rep);
-    count_request(st, &rq, rep.code);
-    serialise_reply(&rep);
+    handle_locked(st, &rq, &rep);
     pthread_mutex_unlock(&st->mu);
 
 send:
