@@ -212,6 +212,26 @@ def image(dep):
     return dep["spec"]["template"]["spec"]["containers"][0]["image"]
 
 
+def worker_pids(daemon_pid, env, cfg=None):
+    """Worker processes reconciling env: the daemon's children running `run --worker ENV`,
+    or (daemon_pid None) any process doing so for the configuration file cfg."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        mine = ppid == daemon_pid if daemon_pid is not None else cfg.encode() in argv
+        if mine and b"--worker" in argv and env.encode() in argv:
+            out.append(int(d))
+    return out
+
+
 def main():
     if not os.path.exists(KUBESIM):
         print("SKIPPED: kubesim is not built")
@@ -298,7 +318,20 @@ def main():
     w.webhook()
     check(wait_for(lambda: image(w.web()).endswith("never-ready-2"), 30),
           "the daemon is applying the slow release")
-    time.sleep(1.0)  # inside the health wait now (healthTimeout 2m)
+    time.sleep(0.5)
+    # Each run is a worker process: one killed outright is a failed run that says why,
+    # the daemon stays up and retries after its backoff.
+    first = worker_pids(w.daemon.pid, "dev")
+    check(len(first) == 1, "one worker process reconciles dev: %s" % first)
+    for pid in first:
+        os.kill(pid, signal.SIGKILL)
+    check(wait_for(lambda: re.search(r"env=dev trigger=webhook result=failed .*died of signal 9",
+                                     w.logtext()[mark:]) is not None, 15),
+          "a killed worker is a failed run that names the signal", w.logtext()[-1500:])
+    check(w.get("/healthz")[0] == 200, "the daemon is unharmed")
+    check(wait_for(lambda: len([p for p in worker_pids(w.daemon.pid, "dev") if p not in first])
+                   == 1, 15), "the daemon retries dev in a new worker")
+    time.sleep(1.0)  # inside the retry's health wait now (healthTimeout 2m)
     t = time.monotonic()
     w.daemon.send_signal(signal.SIGTERM)
     try:
@@ -309,8 +342,9 @@ def main():
     tail = w.logtext()[mark:]
     check(rc == 0, "SIGTERM during a health wait: clean exit (rc=%s) in %.2fs" % (rc, took), tail)
     check(took < 30, "stopped at a safe point, not hanging")
-    check("msg=stopping running=dev" in tail and "env=dev trigger=webhook result=canceled" in tail,
+    check("msg=stopping running=dev" in tail and "env=dev trigger=retry result=canceled" in tail,
           "the health wait was canceled at a safe point", tail[-1500:])
+    check(worker_pids(None, "dev", w.cfg) == [], "no worker process left behind")
 
     # A restarted daemon takes over from the saved state and converges.
     w.set_kz(kz)
