@@ -29,42 +29,11 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import Receiver, check, failures, wait_for  # noqa: E402
+
 SLUICE = os.environ["SLUICE"]
-failures = []
 procs = []
-
-
-def check(cond, what):
-    if cond:
-        print("ok:", what)
-    else:
-        print("FAIL:", what)
-        failures.append(what)
-    return cond
-
-
-def wait_for(pred, timeout=5.0, step=0.02):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
-
-
-class Receiver(http.server.BaseHTTPRequestHandler):
-    """Collects notification POSTs."""
-    posts = []
-
-    def do_POST(self):
-        n = int(self.headers.get("Content-Length", "0"))
-        Receiver.posts.append(json.loads(self.rfile.read(n)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
 
 
 class Notify:

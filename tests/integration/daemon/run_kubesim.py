@@ -27,43 +27,22 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import Receiver, check, failures  # noqa: E402
+from testlib import wait_for as _wait_for  # noqa: E402
+
+
+def wait_for(pred, timeout=30.0, step=0.05):
+    """Waits here are for real reconciles: a longer default than testlib's."""
+    return _wait_for(pred, timeout, step)
+
+
 SLUICE = os.environ["SLUICE"]
 SRC = os.environ["SLUICE_SRC"]
 BUILD = os.environ["SLUICE_BUILD"]
 KUBESIM = os.environ.get("KUBESIM") or os.path.join(BUILD, "kubesim")
 SECRET = "kubesim-webhook-secret-0123456789abcdef"
 procs = []
-failures = []
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else " " + detail))
-    if not cond:
-        failures.append(what)
-    return cond
-
-
-def wait_for(pred, timeout=30.0, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
-
-
-class Receiver(http.server.BaseHTTPRequestHandler):
-    posts = []
-
-    def do_POST(self):
-        n = int(self.headers.get("Content-Length", "0"))
-        Receiver.posts.append(json.loads(self.rfile.read(n)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
 
 
 class World:
