@@ -71,10 +71,16 @@ static void on_worker_signal(int signo)
     worker_stop = 1;
 }
 
-/* A worker stops at a safe point on SIGTERM/SIGINT; a parent gone away is no crash. */
+/*
+ * A worker stops at a safe point on SIGTERM/SIGINT; a parent gone away is no
+ * crash. The daemon starts workers with both signals blocked, so one sent
+ * while the worker was still starting is delivered here, to the handler,
+ * instead of killing it before it could say what happened.
+ */
 static void worker_signals(void)
 {
     struct sigaction sa;
+    sigset_t set;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_worker_signal;
@@ -82,6 +88,10 @@ static void worker_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 static bool worker_stopping(void *ctx)
@@ -391,7 +401,7 @@ static int worker_spawn(const struct worker_call *c, struct sl_buf *out, int *st
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     bool fa_ok = false, at_ok = false, termed = false;
-    sigset_t none, dfl;
+    sigset_t mask, dfl;
     char **envp = NULL;
     pid_t pid = -1;
     char level[16];
@@ -418,14 +428,20 @@ static int worker_spawn(const struct worker_call *c, struct sl_buf *out, int *st
         sl_error_set(err, SL_ENOMEM, "posix_spawn setup failed");
         goto done;
     }
-    /* The daemon blocks its signals outside ppoll(): the worker must get them. */
-    sigemptyset(&none);
+    /*
+     * The daemon blocks its signals outside ppoll(); the worker starts with
+     * only SIGTERM and SIGINT blocked, and unblocks them once its handler is in
+     * place (worker_signals), so an early stop request is never fatal.
+     */
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
     sigemptyset(&dfl);
     sigaddset(&dfl, SIGTERM);
     sigaddset(&dfl, SIGINT);
     sigaddset(&dfl, SIGHUP);
     sigaddset(&dfl, SIGUSR1);
-    if (posix_spawnattr_setsigmask(&at, &none) != 0 ||
+    if (posix_spawnattr_setsigmask(&at, &mask) != 0 ||
         posix_spawnattr_setsigdefault(&at, &dfl) != 0 ||
         posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) != 0) {
         sl_error_set(err, SL_EGENERIC, "posix_spawn setup failed");

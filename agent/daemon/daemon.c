@@ -899,6 +899,8 @@ static void complete(struct daemon *d, struct job *jp)
                "drifted", counts[3], "failures", fails, "next", next, NULL);
     bundle_put(d, jp->bundle);
     free(jp);
+    if (d->running > 0)
+        busy_status(d); /* the runs still going */
     check_ready(d);
     save_state(d);
 }

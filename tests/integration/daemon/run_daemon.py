@@ -351,6 +351,27 @@ environments:
     check(rc == 1 and 2.5 < took < 30, "stop timeout: exit 1 after %.1fs (rc=%s)" % (took, rc))
     check("stop timeout" in open(log2).read(), "stop timeout logged")
 
+    # A reconcile worker asked to stop while it is still starting (the daemon starts workers
+    # with SIGTERM blocked until their handler is in place) stops cleanly and says so, rather
+    # than dying of the signal.
+    norm = subprocess.run([SLUICE, "check-config", cfg], capture_output=True, text=True).stdout
+
+    def block_stop_signals():
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+
+    wk = subprocess.Popen([SLUICE, "run", "--worker", "dev", "--config-name", cfg],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          preexec_fn=block_stop_signals)
+    procs.append(wk)
+    wk.send_signal(signal.SIGTERM)
+    out, err = wk.communicate(norm.encode(), timeout=60)
+    try:
+        res = json.loads(out)
+    except ValueError:
+        res = {}
+    check(wk.returncode == 0 and res.get("outcome") == 5,  # SL_RUN_CANCELED
+          "an early SIGTERM cancels a worker cleanly (rc=%s, %s)" % (wk.returncode, out.strip()))
+
     notify.stop = True
     recv.shutdown()
     if not failures:
