@@ -33,7 +33,7 @@ const char sl_usage_run[] =
         "serve /metrics, /healthz, /readyz and webhooks on http.listen, and send\n"
         "notifications. Logs go to stderr in logfmt, one line per reconcile.\n\n"
         "  SIGHUP   reload the configuration (a bad one is rejected and logged)\n"
-        "  SIGTERM  stop gracefully (SIGINT too); the current run stops at a safe point\n"
+        "  SIGTERM  stop gracefully (SIGINT too); running reconciles stop at a safe point\n"
         "  SIGUSR1  poll every environment now\n\n"
         "A running daemon also polls on request through its control socket,\n"
         "STATE_DIR/control.sock: one line, \"poll\", \"poll ENV\" or \"status\".\n"
