@@ -13,14 +13,16 @@ and no writes; a first apply at least 3x faster than kubectl's (reported; the
 no-write rule is enforced with --check).
 Usage: bench_reconcile.py [--objects N] [--check]
 """
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "integration"))
+from kubesim_lib import Kubesim  # noqa: E402
 
 SLUICE = os.environ["SLUICE"]
 BUILD = os.environ.get("SLUICE_BUILD", os.path.dirname(SLUICE))
@@ -68,27 +70,15 @@ def obj(kind, i):
 class Sim:
     def __init__(self, tmp, tag):
         self.dir = os.path.join(tmp, tag)
-        os.makedirs(self.dir)
-        self.kubeconfig = os.path.join(self.dir, "kubeconfig")
-        port = os.path.join(self.dir, "port")
-        self.p = subprocess.Popen([KUBESIM, "--listen", "127.0.0.1:0", "--port-file", port,
-                                   "--kubeconfig-out", self.kubeconfig, "--ready-delay", "100ms"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
-            if os.path.exists(port) and open(port).read().strip() and os.path.exists(self.kubeconfig):
-                break
-            time.sleep(0.05)
-        self.port = int(open(port).read().strip())
+        self.ks = Kubesim(self.dir, "--ready-delay", "100ms", binary=KUBESIM)
+        self.kubeconfig = self.ks.kubeconfig
+        self.port = self.ks.port
 
     def requests(self, reset=False):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/kubesim/requests",
-                                     method="DELETE" if reset else "GET")
-        with urllib.request.urlopen(req) as r:
-            return json.loads(r.read())
+        return self.ks.api("DELETE" if reset else "GET", "/kubesim/requests")
 
     def stop(self):
-        self.p.kill()
-        self.p.wait()
+        self.ks.stop()
 
 
 def timed(cmd, env):

@@ -14,7 +14,6 @@ process started here is killed on exit. Exit 77 when kubesim is not built.
 import hashlib
 import hmac
 import http.server
-import json
 import os
 import re
 import shutil
@@ -29,6 +28,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import Receiver, check, failures  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from kubesim_lib import Kubesim  # noqa: E402
 from testlib import wait_for as _wait_for  # noqa: E402
 
 
@@ -91,17 +92,10 @@ class World:
         with open(os.path.join(self.tmp, "gh.secret"), "w") as f:
             f.write(SECRET)
         os.chmod(os.path.join(self.tmp, "gh.secret"), 0o600)
-        portfile = os.path.join(self.tmp, "kubesim.port")
-        p = subprocess.Popen([KUBESIM, "--listen", "127.0.0.1:0", "--port-file", portfile,
-                              "--kubeconfig-out", self.kubeconfig, "--ready-delay", "300ms",
-                              "--fail-image", "never-ready", "--fail-after", "120s"],
-                             stdout=subprocess.DEVNULL,
-                             stderr=open(os.path.join(self.tmp, "kubesim.log"), "w"))
-        procs.append(p)
-        if not wait_for(lambda: os.path.exists(self.kubeconfig) and os.path.exists(portfile)
-                        and open(portfile).read().strip(), 10):
-            raise SystemExit("kubesim did not start")
-        self.kport = int(open(portfile).read().strip())
+        self.ks = Kubesim(self.tmp, "--ready-delay", "300ms", "--fail-image", "never-ready",
+                          "--fail-after", "120s", binary=KUBESIM)
+        procs.append(self.ks.proc)
+        self.kport = self.ks.port
 
     def write_config(self, rport, extra=""):
         with open(self.cfg, "w") as f:
@@ -168,11 +162,7 @@ environments:
             return e.code, e.read().decode()
 
     def kget(self, path):
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.kport, path), timeout=10) as r:
-                return json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return json.loads(e.read() or b"null")
+        return self.ks.get(path)
 
     def web(self, ns="shop-dev"):
         return self.kget("/apis/apps/v1/namespaces/%s/deployments/web" % ns)

@@ -17,24 +17,16 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
+import sys
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from kubesim_lib import Kubesim, die_with_parent  # noqa: E402
 
 SLUICE = os.environ["SLUICE"]
 SRC = os.environ["SLUICE_SRC"]
 BUILD = os.environ["SLUICE_BUILD"]
 KUBESIM = os.environ.get("KUBESIM") or os.path.join(BUILD, "kubesim")
-
-WRITE_VERBS = {"apply", "patch", "create", "update", "delete", "deletecollection"}
-
-
-def _die_with_parent():
-    """Child setup: SIGKILL the child if the test process dies (even by SIGKILL)."""
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _term_to_exit(signum, frame):
@@ -147,48 +139,22 @@ class Harness:
 
     # ---- kubesim ----
     def start_kubesim(self, ready_delay="100ms"):
-        portfile = os.path.join(self.ksdir, "port")
-        log = open(os.path.join(self.ksdir, "kubesim.log"), "w")
-        self.kubesim = subprocess.Popen(
-            [KUBESIM, "--listen", "127.0.0.1:0", "--port-file", portfile,
-             "--kubeconfig-out", self.kubeconfig, "--ready-delay", ready_delay],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_parent)
-        log.close()
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.kubesim.poll() is not None:
-                raise SystemExit("kubesim exited at start")
-            if os.path.exists(portfile) and os.path.exists(self.kubeconfig):
-                with open(portfile) as f:
-                    t = f.read().strip()
-                if t:
-                    self.port = int(t)
-                    return
-            time.sleep(0.05)
-        raise SystemExit("kubesim did not start")
+        self.ks = Kubesim(self.ksdir, "--ready-delay", ready_delay, binary=KUBESIM)
+        self.kubesim = self.ks.proc
+        self.port = self.ks.port
 
     def api(self, method, path, body=None, content_type="application/json"):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
-                                     method=method)
-        if data is not None:
-            req.add_header("Content-Type", content_type)
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return json.loads(r.read() or b"null")
-        except urllib.error.HTTPError as e:
-            return json.loads(e.read() or b"null")
+        return self.ks.api(method, path, body, content_type)
 
     def reset_requests(self):
-        self.api("DELETE", "/kubesim/requests")
+        self.ks.reset_requests()
 
     def requests(self):
-        return self.api("GET", "/kubesim/requests")
+        return self.ks.requests()
 
     def writes(self, include_dry_run=False):
         """The write requests in kubesim's log (not dry runs unless asked)."""
-        return [e for e in self.requests()["log"]
-                if e.get("verb") in WRITE_VERBS and (include_dry_run or not e.get("dryRun"))]
+        return self.ks.writes(include_dry_run)
 
     def objects(self):
         return self.api("GET", "/kubesim/objects")
@@ -299,7 +265,7 @@ class Harness:
         err = open(self.daemon_err, "wb")
         self.daemon = subprocess.Popen([SLUICE, *args, "run", "--config", self.cfg], env=self.env,
                                        stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                       cwd=self.home, preexec_fn=_die_with_parent)
+                                       cwd=self.home, preexec_fn=die_with_parent)
         out.close()
         err.close()
 

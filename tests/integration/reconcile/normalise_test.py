@@ -15,13 +15,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from kubesim_lib import Kubesim  # noqa: E402
 
 SLUICE = os.environ["SLUICE"]
 BUILD = os.environ["SLUICE_BUILD"]
 KUBESIM = os.environ.get("KUBESIM") or os.path.join(BUILD, "kubesim")
-WRITE_VERBS = {"apply", "patch", "create", "update", "delete", "deletecollection"}
 failures = []
 
 APP = """apiVersion: v1
@@ -135,7 +135,7 @@ def main():
         print("kubesim not built: skipping")
         return 77
     tmp = tempfile.mkdtemp(prefix="sluice-norm-it-")
-    proc = None
+    ks = None
     try:
         repo = os.path.join(tmp, "repo")
         envdir = os.path.join(repo, "environments", "norm")
@@ -155,31 +155,12 @@ def main():
         git("add", "-A")
         git("commit", "-qm", "norm")
 
-        kubeconfig = os.path.join(tmp, "kubeconfig")
-        portfile = os.path.join(tmp, "port")
-        proc = subprocess.Popen([KUBESIM, "--listen", "127.0.0.1:0", "--port-file", portfile,
-                                 "--kubeconfig-out", kubeconfig, "--ready-delay", "100ms"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
-            if os.path.exists(kubeconfig) and os.path.exists(portfile) and open(portfile).read().strip():
-                break
-            time.sleep(0.05)
-        port = int(open(portfile).read().strip())
-
-        def api(method, path, body=None):
-            data = json.dumps(body).encode() if body is not None else None
-            req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
-            if data is not None:
-                req.add_header("Content-Type", "application/json")
-            try:
-                with urllib.request.urlopen(req, timeout=10) as r:
-                    return json.loads(r.read() or b"null")
-            except urllib.error.HTTPError as e:
-                return json.loads(e.read() or b"null")
+        ks = Kubesim(os.path.join(tmp, "kubesim"), "--ready-delay", "100ms", binary=KUBESIM)
+        kubeconfig = ks.kubeconfig
+        api = ks.api
 
         def writes():
-            return [f"{e.get('verb')} {e.get('path', '')}" for e in api("GET", "/kubesim/requests")["log"]
-                    if e.get("verb") in WRITE_VERBS and "dryRun" not in e]
+            return [f"{e.get('verb')} {e.get('path', '')}" for e in ks.writes()]
 
         cfg = os.path.join(tmp, "sluice.yaml")
         with open(cfg, "w") as f:
@@ -229,15 +210,13 @@ def main():
         check(rc == 0 and out == "", "diff shows no change", out[:1500])
 
         # the same value written in another form by someone else is not drift either
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{port}/apis/apps/v1/namespaces/norm/deployments/web"
-            "?fieldManager=kubectl-edit", method="PATCH",
-            data=json.dumps({"spec": {"template": {"spec": {"containers": [
-                {"name": "web", "resources": {"limits": {"memory": "1073741824"},
-                                              "requests": {"cpu": "0.5"}}}]}}}}).encode())
-        req.add_header("Content-Type", "application/strategic-merge-patch+json")
-        with urllib.request.urlopen(req, timeout=10) as r:
-            lim = json.loads(r.read())["spec"]["template"]["spec"]["containers"][0]["resources"]
+        patched = api("PATCH", "/apis/apps/v1/namespaces/norm/deployments/web"
+                      "?fieldManager=kubectl-edit",
+                      {"spec": {"template": {"spec": {"containers": [
+                          {"name": "web", "resources": {"limits": {"memory": "1073741824"},
+                                                        "requests": {"cpu": "0.5"}}}]}}}},
+                      content_type="application/strategic-merge-patch+json")
+        lim = patched["spec"]["template"]["spec"]["containers"][0]["resources"]
         check(lim["limits"]["memory"] == "1073741824" and lim["requests"]["cpu"] == "500m",
               "another manager wrote memory as 1073741824 (cpu 0.5 stored as 500m)", json.dumps(lim))
         api("DELETE", "/kubesim/requests")
@@ -263,9 +242,8 @@ def main():
               "only the changed Deployment (and the inventory mirror at most) is written",
               json.dumps(w))
     finally:
-        if proc is not None:
-            proc.kill()
-            proc.wait()
+        if ks is not None:
+            ks.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     if failures:
         print(f"{len(failures)} failure(s)")

@@ -21,13 +21,15 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from kubesim_lib import Kubesim  # noqa: E402
+
 SLUICE = os.environ["SLUICE"]
 SRC = os.environ["SLUICE_SRC"]
 BUILD = os.environ["SLUICE_BUILD"]
 KUBESIM = os.environ.get("KUBESIM") or os.path.join(BUILD, "kubesim")
 KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl")
 
-WRITE_VERBS = {"apply", "patch", "create", "update", "delete", "deletecollection"}
 procs = []
 failures = []
 
@@ -96,44 +98,23 @@ class Env:
 
     # ---- kubesim ----
     def start_kubesim(self):
-        portfile = os.path.join(self.tmp, "port")
-        p = subprocess.Popen([KUBESIM, "--listen", "127.0.0.1:0", "--port-file", portfile,
-                              "--kubeconfig-out", self.kubeconfig, "--ready-delay", "200ms",
-                              "--fail-image", "never-ready", "--fail-after", "1s"],
-                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.tmp, "kubesim.log"), "w"))
-        procs.append(p)
-        for _ in range(100):
-            if os.path.exists(self.kubeconfig) and os.path.exists(portfile):
-                with open(portfile) as f:
-                    t = f.read().strip()
-                if t:
-                    self.port = int(t)
-                    return
-            time.sleep(0.05)
-        raise SystemExit("kubesim did not start")
+        self.ks = Kubesim(self.tmp, "--ready-delay", "200ms", "--fail-image", "never-ready",
+                          "--fail-after", "1s", binary=KUBESIM)
+        procs.append(self.ks.proc)
+        self.port = self.ks.port
 
     def api(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
-                                     method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return json.loads(r.read() or b"null")
-        except urllib.error.HTTPError as e:
-            return json.loads(e.read() or b"null")
+        return self.ks.api(method, path, body)
 
     def reset_counts(self):
-        self.api("DELETE", "/kubesim/requests")
+        self.ks.reset_requests()
 
     def counts(self):
-        return self.api("GET", "/kubesim/requests")
+        return self.ks.requests()
 
     def writes(self):
         """Write requests that were not dry runs."""
-        return sum(1 for e in self.counts()["log"]
-                   if e.get("verb") in WRITE_VERBS and "dryRun" not in e)
+        return len(self.ks.writes())
 
     def get(self, path):
         return self.api("GET", path)
