@@ -153,25 +153,33 @@ static int find_value(const char *text, const char *rel, const char *anchor, con
     return 0;
 }
 
+/* Write text with [start, end) replaced by insert to path, atomically. */
+static int splice_write(const char *path, const char *text, size_t start, size_t end,
+                        const char *insert, struct sl_error *err)
+{
+    struct sl_buf out = SL_BUF_INIT(SL_FILE_MAX);
+    int rc = -1;
+
+    if (sl_buf_append(&out, text, start, err) == 0 && sl_buf_puts(&out, insert, err) == 0 &&
+        sl_buf_puts(&out, text + end, err) == 0 &&
+        sl_file_write_atomic(path, out.ptr, out.len, 0644, err) == 0)
+        rc = 0;
+    sl_buf_release(&out);
+    return rc;
+}
+
 int sl_demo_edit_after(struct sl_demo *d, const char *rel, const char *anchor, const char *key,
                        const char *value, struct sl_error *err)
 {
-    struct sl_buf in = SL_BUF_INIT(SL_FILE_MAX), out = SL_BUF_INIT(SL_FILE_MAX);
+    struct sl_buf in = SL_BUF_INIT(SL_FILE_MAX);
     char path[SL_DEMO_PATH + 256];
     size_t s, e;
     int rc = -1;
 
-    if (load(d, rel, &in, path, sizeof(path), err) != 0 ||
-        find_value(in.ptr, rel, anchor, key, &s, &e, err) != 0)
-        goto done;
-    if (sl_buf_append(&out, in.ptr, s, err) != 0 || sl_buf_puts(&out, value, err) != 0 ||
-        sl_buf_puts(&out, in.ptr + e, err) != 0 ||
-        sl_file_write_atomic(path, out.ptr, out.len, 0644, err) != 0)
-        goto done;
-    rc = 0;
-done:
+    if (load(d, rel, &in, path, sizeof(path), err) == 0 &&
+        find_value(in.ptr, rel, anchor, key, &s, &e, err) == 0)
+        rc = splice_write(path, in.ptr, s, e, value, err);
     sl_buf_release(&in);
-    sl_buf_release(&out);
     return rc;
 }
 
@@ -195,7 +203,7 @@ char *sl_demo_read_after(struct sl_demo *d, const char *rel, const char *anchor,
 int sl_demo_insert_after_line(struct sl_demo *d, const char *rel, const char *line,
                               const char *text, struct sl_error *err)
 {
-    struct sl_buf in = SL_BUF_INIT(SL_FILE_MAX), out = SL_BUF_INIT(SL_FILE_MAX);
+    struct sl_buf in = SL_BUF_INIT(SL_FILE_MAX);
     char path[SL_DEMO_PATH + 256];
     size_t ll = strlen(line), at = 0;
     bool found = false;
@@ -219,13 +227,8 @@ int sl_demo_insert_after_line(struct sl_demo *d, const char *rel, const char *li
         sl_error_set(err, SL_ENOTFOUND, "%s: no line \"%s\" (the demo edits it)", rel, line);
         goto done;
     }
-    if (sl_buf_append(&out, in.ptr, at, err) != 0 || sl_buf_puts(&out, text, err) != 0 ||
-        sl_buf_puts(&out, in.ptr + at, err) != 0 ||
-        sl_file_write_atomic(path, out.ptr, out.len, 0644, err) != 0)
-        goto done;
-    rc = 0;
+    rc = splice_write(path, in.ptr, at, at, text, err);
 done:
     sl_buf_release(&in);
-    sl_buf_release(&out);
     return rc;
 }
