@@ -30,7 +30,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import Receiver, check, failures, wait_for  # noqa: E402
+from testlib import Receiver, check, core_limit, failures, wait_for  # noqa: E402
 
 SLUICE = os.environ["SLUICE"]
 procs = []
@@ -170,6 +170,8 @@ environments:
     if not check(m is not None, "daemon started and logged its port"):
         return
     port = int(m.group(1))
+    check(core_limit(p.pid) == ("0", "0"),
+          "core dumps disabled (RLIMIT_CORE 0/0; was %s for the test)" % (core_limit(os.getpid()),))
     check(wait_for(lambda: notify.seen("READY=1")), "READY=1 sent")
     check(wait_for(lambda: notify.seen("WATCHDOG=1")), "WATCHDOG=1 pings (WATCHDOG_USEC set)")
     check(http_get(port, "/healthz")[0] == 200, "/healthz is 200")

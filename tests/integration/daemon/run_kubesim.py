@@ -27,7 +27,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import Receiver, check, failures  # noqa: E402
+from testlib import Receiver, check, core_limit, failures  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from kubesim_lib import Kubesim  # noqa: E402
 from testlib import wait_for as _wait_for  # noqa: E402
@@ -292,6 +292,9 @@ def main():
     # the daemon stays up and retries after its backoff.
     first = worker_pids(w.daemon.pid, "dev")
     check(len(first) == 1, "one worker process reconciles dev: %s" % first)
+    check(all(core_limit(pid) == ("0", "0") for pid in first),
+          "the worker holds secrets with core dumps disabled too",
+          str([core_limit(pid) for pid in first]))
     for pid in first:
         os.kill(pid, signal.SIGKILL)
     check(wait_for(lambda: re.search(r"env=dev trigger=webhook result=failed .*died of signal 9",

@@ -38,3 +38,16 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+def core_limit(pid):
+    """(soft, hard) RLIMIT_CORE of a process, from /proc; None when it cannot be read."""
+    try:
+        with open("/proc/%d/limits" % pid) as f:
+            for line in f:
+                if line.startswith("Max core file size"):
+                    parts = line.split()
+                    return parts[4], parts[5]
+    except OSError:
+        pass
+    return None
